@@ -1,0 +1,63 @@
+"""In-process fan-out of task changes: status pushes and `tasks/result` waiters listen here.
+
+A notification on this bus is only a wake-up: listeners re-read the store (with the owner) before
+acting on anything. Replicas that do not share a process fall back to polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from mcptasks.core.model import TaskRecord
+
+logger = logging.getLogger("mcptasks.runtime")
+
+StatusListener = Callable[[TaskRecord], None]
+ProgressListener = Callable[[TaskRecord, float, float | None, str | None], None]
+
+
+class TaskBus:
+    """Publishes task changes to listeners and wakes waiters."""
+
+    def __init__(self) -> None:
+        self._status_listeners: list[StatusListener] = []
+        self._progress_listeners: list[ProgressListener] = []
+        self._changed: dict[str, asyncio.Event] = {}
+
+    def on_status(self, listener: StatusListener) -> None:
+        """Call `listener(record)` after every committed status or status-message change."""
+        self._status_listeners.append(listener)
+
+    def on_progress(self, listener: ProgressListener) -> None:
+        """Call `listener(record, progress, total, message)` when a tool reports progress."""
+        self._progress_listeners.append(listener)
+
+    def publish(self, record: TaskRecord) -> None:
+        """Announce that `record` was committed."""
+        event = self._changed.pop(record.task_id, None)
+        if event is not None:
+            event.set()
+        for listener in self._status_listeners:
+            try:
+                listener(record)
+            except Exception:
+                logger.exception("status listener failed", extra={"action": "publish_status"})
+
+    def publish_progress(
+        self, record: TaskRecord, progress: float, total: float | None, message: str | None
+    ) -> None:
+        """Announce progress of a running task."""
+        for listener in self._progress_listeners:
+            try:
+                listener(record, progress, total, message)
+            except Exception:
+                logger.exception("progress listener failed", extra={"action": "publish_progress"})
+
+    async def wait_changed(self, task_id: str, timeout_s: float) -> None:
+        """Return when `task_id` changes in this process, or after `timeout_s` seconds."""
+        event = self._changed.setdefault(task_id, asyncio.Event())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout_s)

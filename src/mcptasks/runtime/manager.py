@@ -1,0 +1,177 @@
+"""`TaskManager`: the task verbs both wires call, with the owner as their first argument.
+
+It computes ttl and polling hints, creates tasks durably before they run, cancels, lists with
+opaque cursors, and waits for terminal states. Every status change it causes is published on the
+`TaskBus` after commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from mcptasks.core.errors import InvalidParams, InvalidTaskState, TaskNotFound
+from mcptasks.core.model import TaskRecord, TaskResult, Wire, utcnow
+from mcptasks.core.owner import Owner
+from mcptasks.runtime.bus import TaskBus
+from mcptasks.runtime.executor import Executor, Invoke
+from mcptasks.runtime.options import LIST_PAGE_SIZE, Retention
+from mcptasks.store.store import Store
+
+#: statusMessage of a task cancelled by its client.
+CANCELLED_MESSAGE = "The task was cancelled by request."
+#: How long `wait_terminal` sleeps between store reads when no in-process wake-up arrives, in s.
+WAIT_POLL_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of `TaskManager.list_tasks`."""
+
+    tasks: list[TaskRecord]
+    #: Opaque cursor of the next page, or None on the last page.
+    next_cursor: str | None
+
+
+class TaskManager:
+    """The task verbs shared by both wires (see module docstring)."""
+
+    def __init__(self, store: Store, executor: Executor, bus: TaskBus, retention: Retention) -> None:
+        self.store = store
+        self.executor = executor
+        self.bus = bus
+        self.retention = retention
+
+    async def create(
+        self,
+        owner: Owner,
+        *,
+        wire: Wire,
+        tool_name: str,
+        arguments: dict[str, object],
+        requested_ttl_ms: int | None,
+        progress_token: str | int | None,
+        invoke: Invoke,
+    ) -> TaskRecord:
+        """Create a `working` task, commit it, then start its tool on this node.
+
+        `requested_ttl_ms` is the client's `task.ttl` (2025-11-25) or None; the granted ttl is the
+        default or the request capped at the maximum. Returns the committed record.
+        Spec: 2025-11-25 tasks "Creating Tasks"; SEP-2663 "Task Creation" (durable before answer).
+        """
+        now = utcnow()
+        record = TaskRecord.new(
+            owner=owner,
+            wire=wire,
+            tool_name=tool_name,
+            arguments=dict(arguments),
+            ttl_ms=self.retention.ttl_for(requested_ttl_ms),
+            poll_interval_ms=self.retention.poll_interval_ms,
+            progress_token=progress_token,
+            now=now,
+        ).evolve(lease_node=self.executor.node, lease_expires_at=now + self.executor.lease_until(), attempt=1)
+        await self.store.create_task(record, node=self.executor.node)
+        self.executor.run(record, invoke)
+        return record
+
+    async def get(self, owner: Owner, task_id: str) -> TaskRecord:
+        """The task, if `owner` may see it.
+
+        Raises: TaskNotFound for unknown, expired and foreign ids alike.
+        """
+        record = await self.store.get_task(owner, task_id)
+        if record is None:
+            raise TaskNotFound()
+        return record
+
+    async def get_with_result(self, owner: Owner, task_id: str) -> tuple[TaskRecord, TaskResult | None]:
+        """The task and its outcome (None until terminal), if `owner` may see it.
+
+        Raises: TaskNotFound.
+        """
+        found = await self.store.get_task_with_result(owner, task_id)
+        if found is None:
+            raise TaskNotFound()
+        return found
+
+    async def wait_terminal(self, owner: Owner, task_id: str) -> tuple[TaskRecord, TaskResult | None]:
+        """Block until the task is terminal, then return it with its outcome.
+
+        Wakes on in-process changes and re-reads the store at least every `WAIT_POLL_S` seconds, so
+        a task finished by another replica (or expired and deleted) is noticed too.
+        Raises: TaskNotFound (also if the task is deleted while waiting).
+        Spec: 2025-11-25 tasks "Result Retrieval" (tasks/result MUST block until terminal).
+        """
+        while True:
+            record, result = await self.get_with_result(owner, task_id)
+            if record.is_terminal:
+                return record, result
+            await self.bus.wait_changed(task_id, WAIT_POLL_S)
+
+    async def cancel(self, owner: Owner, task_id: str, *, reject_terminal: bool) -> TaskRecord:
+        """Cancel the task: durably `cancelled` before this returns, then the tool is stopped.
+
+        `reject_terminal=True` (2025-11-25) raises `InvalidTaskState` for a terminal task;
+        `False` (SEP-2663) returns it unchanged.
+        Raises: TaskNotFound, InvalidTaskState.
+        Spec: 2025-11-25 tasks "Task Cancellation"; SEP-2663 "Task Cancellation".
+        """
+        outcome = await self.store.cancel_task(owner, task_id, CANCELLED_MESSAGE, utcnow())
+        if outcome is None:
+            raise TaskNotFound()
+        if not outcome.cancelled:
+            if reject_terminal:
+                raise InvalidTaskState(
+                    f"Cannot cancel task: already in terminal status '{outcome.record.status.value}'"
+                )
+            return outcome.record
+        self.bus.publish(outcome.record)
+        self.executor.cancel_local(task_id)
+        return outcome.record
+
+    async def list_tasks(self, owner: Owner, cursor: str | None, limit: int = LIST_PAGE_SIZE) -> Page:
+        """One page of the owner's tasks, newest first.
+
+        Raises: InvalidParams (field `cursor`) for a cursor this owner was not given.
+        Spec: 2025-11-25 tasks "Task Listing" (opaque cursors, nextCursor when more exist).
+        """
+        after = None if cursor is None else decode_cursor(owner, cursor)
+        rows = await self.store.list_tasks(owner, after, limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        next_cursor = encode_cursor(owner, page[-1]) if more and page else None
+        return Page(page, next_cursor)
+
+
+def _owner_tag(owner: Owner) -> str:
+    return hashlib.sha256(owner.key.encode()).hexdigest()[:16]
+
+
+def encode_cursor(owner: Owner, last: TaskRecord) -> str:
+    """An opaque cursor after `last`, bound to `owner`."""
+    payload = {"v": 1, "o": _owner_tag(owner), "c": last.created_at.isoformat(), "t": last.task_id}
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(owner: Owner, cursor: str) -> tuple[datetime, str]:
+    """The keyset position in `cursor`.
+
+    The cursor needs no signature: the listing query is owner-scoped, so a forged position can
+    only move within the caller's own tasks. A cursor of another owner is refused all the same.
+    Raises: InvalidParams naming `cursor`.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = json.loads(raw)
+        if payload.get("v") != 1 or payload.get("o") != _owner_tag(owner):
+            raise ValueError("not this owner's cursor")
+        created_at = datetime.fromisoformat(payload["c"])
+        task_id = payload["t"]
+        if not isinstance(task_id, str) or created_at.tzinfo is None:
+            raise ValueError("malformed cursor")
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError, AttributeError):
+        raise InvalidParams("cursor", "unknown or invalid cursor") from None
+    return created_at, task_id

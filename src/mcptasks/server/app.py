@@ -1,0 +1,301 @@
+"""`TaskServer`: an MCP server whose tools run as durable tasks.
+
+```python
+from mcptasks import TaskServer, TaskContext
+
+server = TaskServer("my-app")
+
+@server.tool(task_support="optional")
+async def count_to(n: int, delay_ms: int, task: TaskContext) -> str: ...
+```
+
+`TaskServer` is an async context manager: entering it opens the database (migrating it unless told
+not to), recovers tasks a previous process left behind and starts the executor; leaving it gives
+running tools the shutdown grace and fails what is still running. The transports (`run_stdio_async`,
+`run_http_async`, `streamable_http_app`) enter it themselves when it is not open yet.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from starlette.applications import Starlette
+
+from mcptasks.core.errors import ConfigurationError
+from mcptasks.core.model import TaskSupport
+from mcptasks.runtime.bus import TaskBus
+from mcptasks.runtime.executor import Executor
+from mcptasks.runtime.manager import TaskManager
+from mcptasks.runtime.options import Leases, Retention
+from mcptasks.server.extension import TasksExtension
+from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
+from mcptasks.server.notify import LegacyNotifier
+from mcptasks.server.owner import OwnerScope
+from mcptasks.server.tools import TaskTool, build_tool
+from mcptasks.server.workarounds import add_prebuilt_tool
+from mcptasks.store import migrate
+from mcptasks.store.engine import create_engines, database_url, describe_url, warn_old_sqlite
+from mcptasks.store.store import Store
+
+logger = logging.getLogger("mcptasks.server")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Where tasks live when no database is configured: `mcptasks.db` in the working directory.
+DEFAULT_DB = "mcptasks.db"
+
+
+class ServerState(enum.Enum):
+    """Lifecycle of a `TaskServer`."""
+
+    #: Configured, database not opened yet.
+    UNOPENED = 1
+    #: Database open, executor running.
+    OPENED = 2
+    #: Stopped; a closed server cannot be opened again.
+    CLOSED = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """How a `TaskServer` stores and runs tasks."""
+
+    #: A SQLite file path or a database URL (`sqlite:///…`, `postgresql://…`).
+    db: str = DEFAULT_DB
+    #: Migrate the schema at start-up; when False, refuse to start unless it is at head.
+    migrate: bool = True
+    #: ttl default and cap, polling hint, sweeper cadence.
+    retention: Retention = field(default_factory=Retention)
+    #: Lease length, heartbeat, grace periods.
+    leases: Leases = field(default_factory=Leases)
+    #: Who owns a task of an authenticated caller: `client` = (iss, sub, client_id), `user` = (iss, sub).
+    owner_scope: OwnerScope = "client"
+
+
+class Runtime:
+    """What the server adapter reaches at request time: tools, task manager, notifier."""
+
+    def __init__(self, mcp: MCPServer[Any], settings: Settings) -> None:
+        self.mcp = mcp
+        self.tools: dict[str, TaskTool] = {}
+        self.notifier = LegacyNotifier()
+        self.owner_scope: OwnerScope = settings.owner_scope
+        self._manager: TaskManager | None = None
+
+    @property
+    def manager(self) -> TaskManager:
+        """The task manager; only while the server is open.
+
+        Raises: RuntimeError before the server is opened.
+        """
+        if self._manager is None:
+            raise RuntimeError("the TaskServer is not open: enter `async with server:` or start a transport")
+        return self._manager
+
+    def has_plain_tool(self, name: str) -> bool:
+        """Whether `name` is a tool registered directly on the SDK server (never a task)."""
+        return name not in self.tools and any(t.name == name for t in self.mcp._tool_manager.list_tools())
+
+
+class TaskServer:
+    """An MCP server (stdio and Streamable HTTP, both task wires) whose tools run as durable tasks.
+
+    Parameters: `name`, `version`, `instructions` as in MCP's `serverInfo`; `db` (a SQLite path or
+    a database URL, default `mcptasks.db`), `migrate`, `retention`, `leases`, `owner_scope` (see
+    `Settings`). The SDK server is `server.mcp`, for resources, prompts and plain tools.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        version: str = "",
+        instructions: str | None = None,
+        db: str = DEFAULT_DB,
+        migrate: bool = True,
+        retention: Retention | None = None,
+        leases: Leases | None = None,
+        owner_scope: OwnerScope = "client",
+    ) -> None:
+        self.settings = Settings(
+            db=db,
+            migrate=migrate,
+            retention=retention or Retention(),
+            leases=leases or Leases(),
+            owner_scope=owner_scope,
+        )
+        self.state = ServerState.UNOPENED
+        self.mcp: MCPServer[Any] = MCPServer(
+            name, version=version, instructions=instructions, lifespan=self._sdk_lifespan
+        )
+        self._runtime = Runtime(self.mcp, self.settings)
+        # Inside the SDK's own middleware; the guard is outermost of ours.
+        self.mcp.middleware.extend(
+            [ErrorGuardMiddleware(self._runtime), LegacyTasksMiddleware(self._runtime)]
+        )
+        self._extension = TasksExtension(self._runtime)
+        self.mcp._apply_extension(self._extension)
+        self.mcp._install_extension_interceptor()
+        self._store: Store | None = None
+        self._executor: Executor | None = None
+        self.schema_revision: str | None = None
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def configure(self, **changes: Any) -> None:
+        """Change `Settings` fields (`db`, `migrate`, `retention`, `leases`, `owner_scope`) before start.
+
+        Raises: RuntimeError once the server was opened; TypeError for an unknown field.
+        """
+        if self.state is not ServerState.UNOPENED:
+            raise RuntimeError("configure() must be called before the TaskServer is opened")
+        self.settings = replace(self.settings, **changes)
+        self._runtime.owner_scope = self.settings.owner_scope
+
+    def tool(
+        self,
+        name: str | None = None,
+        *,
+        task_support: TaskSupport = "optional",
+        title: str | None = None,
+        description: str | None = None,
+        structured_output: bool | None = None,
+    ) -> Callable[[F], F]:
+        """Register a tool that may run as a task.
+
+        A parameter annotated `TaskContext` receives the task context and is not part of the input
+        schema; the schema comes from the other typed parameters. The return value becomes the
+        `CallToolResult` the way the SDK makes one. `task_support` is "optional" (default),
+        "required" or "forbidden" (2025-11-25 `execution.taskSupport`).
+        Raises: ValueError for a bad `task_support` or a duplicate name.
+        """
+
+        def decorator(fn: F) -> F:
+            entry = build_tool(
+                fn,
+                name=name,
+                title=title,
+                description=description,
+                task_support=task_support,
+                structured_output=structured_output,
+            )
+            add_prebuilt_tool(self.mcp, entry.tool)
+            self._runtime.tools[entry.name] = entry
+            return fn
+
+        return decorator
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The task store (operator access); only while open.
+
+        Raises: RuntimeError before the server is opened.
+        """
+        if self._store is None:
+            raise RuntimeError("the TaskServer is not open")
+        return self._store
+
+    @property
+    def manager(self) -> TaskManager:
+        """The task manager both wires use; only while open."""
+        return self._runtime.manager
+
+    @property
+    def database_description(self) -> str:
+        """The database file path, or its URL with the password masked."""
+        return describe_url(database_url(self.settings.db))
+
+    async def __aenter__(self) -> TaskServer:
+        if self.state is not ServerState.UNOPENED:
+            raise RuntimeError(f"cannot open a TaskServer that is {self.state.name.lower()}")
+        url = database_url(self.settings.db)
+        engines = create_engines(url)
+        try:
+            if url.get_backend_name() == "sqlite":
+                warn_old_sqlite()
+            if self.settings.migrate:
+                self.schema_revision = await migrate.upgrade(engines)
+            else:
+                await migrate.check_at_head(engines)
+                self.schema_revision = migrate.head_revision()
+            store = Store(engines)
+            await store.open()
+        except BaseException:
+            await engines.dispose()
+            raise
+        bus = TaskBus()
+        bus.on_status(self._runtime.notifier.on_status)
+        bus.on_progress(self._runtime.notifier.on_progress)
+        executor = Executor(store, bus, leases=self.settings.leases, retention=self.settings.retention)
+        try:
+            await executor.start()
+        except BaseException:
+            await store.close()
+            raise
+        self._store, self._executor = store, executor
+        self._runtime._manager = TaskManager(store, executor, bus, self.settings.retention)
+        self.state = ServerState.OPENED
+        logger.info(
+            "task store open",
+            extra={"action": "open", "database": describe_url(url), "revision": self.schema_revision},
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.state is not ServerState.OPENED:
+            return
+        self.state = ServerState.CLOSED
+        assert self._executor is not None and self._store is not None
+        try:
+            await self._executor.stop()
+        finally:
+            self._runtime._manager = None
+            await self._store.close()
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[TaskServer]:
+        """Open the server for the duration of the block, unless it is open already."""
+        if self.state is ServerState.OPENED:
+            yield self
+            return
+        async with self:
+            yield self
+
+    @asynccontextmanager
+    async def _sdk_lifespan(self, _mcp: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
+        async with self.lifespan():
+            yield {}
+
+    # -- transports ------------------------------------------------------------------------------
+
+    async def run_stdio_async(self) -> None:
+        """Serve one client over stdin/stdout until stdin closes."""
+        async with self.lifespan():
+            await self.mcp.run_stdio_async()
+
+    def streamable_http_app(self, *, host: str = "127.0.0.1", path: str = "/mcp") -> Starlette:
+        """The Streamable HTTP ASGI app (stateful 2025-11-25 sessions and 2026-07-28 requests on `path`).
+
+        DNS-rebinding protection is on for loopback hosts (the SDK's default).
+        """
+        return self.mcp.streamable_http_app(host=host, streamable_http_path=path)
+
+    async def run_http_async(self, *, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp") -> None:
+        """Serve Streamable HTTP on `http://host:port/path` until SIGINT/SIGTERM."""
+        async with self.lifespan():
+            config = uvicorn.Config(
+                self.streamable_http_app(host=host, path=path), host=host, port=port, log_level="warning"
+            )
+            await uvicorn.Server(config).serve()
+
+
+__all__ = ["ConfigurationError", "ServerState", "Settings", "TaskServer"]

@@ -1,0 +1,135 @@
+"""`tools/call` for tools registered with mcptasks: as a task on either wire, or inline.
+
+The decision table (protocol reference A1.2, A2.1, E23):
+
+| wire / request                              | optional      | required   | forbidden  |
+|---------------------------------------------|---------------|------------|------------|
+| 2025-11-25 with `params.task`               | task          | task       | -32601     |
+| 2025-11-25 without `params.task`            | inline        | -32601     | inline     |
+| 2026-07-28, client declared the extension   | task          | task       | inline     |
+| 2026-07-28, client did not declare it       | inline        | -32021     | inline     |
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver.server import require_client_extension
+from mcp_types import CallToolResult
+
+from mcptasks.core.errors import TaskSupportMismatch, ToolNotFound
+from mcptasks.core.model import TaskRecord, Wire
+from mcptasks.runtime.context import TaskContext
+from mcptasks.server.handlers import MODERN_VERSIONS
+from mcptasks.server.owner import request_owner
+from mcptasks.server.tools import TaskTool, run_inline, task_invoker, validate_arguments
+from mcptasks.server.workarounds import connection_of
+from mcptasks.wire import sep2663, v2025_11_25
+from mcptasks.wire.params import parse_params
+
+if TYPE_CHECKING:
+    from mcptasks.server.app import Runtime
+
+logger = logging.getLogger("mcptasks.server")
+
+Ctx = ServerRequestContext[Any, Any]
+
+
+def _progress_token(ctx: Ctx) -> str | int | None:
+    raw = (ctx.params or {}).get("_meta")
+    if isinstance(raw, dict):
+        token = raw.get("progressToken")
+        if isinstance(token, str | int) and not isinstance(token, bool):
+            return token
+    return None
+
+
+async def _create(
+    runtime: Runtime,
+    ctx: Ctx,
+    entry: TaskTool,
+    arguments: dict[str, Any],
+    *,
+    wire: Wire,
+    requested_ttl_ms: int | None,
+) -> TaskRecord:
+    validate_arguments(entry, arguments)
+    owner = request_owner(ctx, runtime.owner_scope)
+    record = await runtime.manager.create(
+        owner,
+        wire=wire,
+        tool_name=entry.name,
+        arguments=arguments,
+        requested_ttl_ms=requested_ttl_ms,
+        progress_token=_progress_token(ctx) if wire == "2025-11-25" else None,
+        invoke=task_invoker(entry, arguments),
+    )
+    logger.info(
+        "task created",
+        extra={"action": "create_task", "task_id": record.task_id, "tool": entry.name, "owner": owner.kind},
+    )
+    return record
+
+
+async def call_legacy_task(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
+    """A 2025-11-25 `tools/call` carrying `params.task`: create the task, answer `CreateTaskResult`.
+
+    Raises: InvalidParams (e.g. `task.ttl`, `arguments.n`), ToolNotFound, TaskSupportMismatch.
+    Spec: 2025-11-25 tasks "Creating Tasks", "Tool-Level Negotiation".
+    """
+    params = parse_params(v2025_11_25.CallToolTaskParams, ctx.params)
+    entry = runtime.tools.get(params.name)
+    if entry is None:
+        if runtime.has_plain_tool(params.name):
+            raise TaskSupportMismatch(f"Tool {params.name!r} does not support task-augmented invocation")
+        raise ToolNotFound(params.name)
+    if entry.task_support == "forbidden":
+        raise TaskSupportMismatch(f"Tool {params.name!r} does not support task-augmented invocation")
+    record = await _create(
+        runtime, ctx, entry, params.arguments or {}, wire="2025-11-25", requested_ttl_ms=params.task.ttl
+    )
+    runtime.notifier.attach(record, connection_of(ctx.session))
+    return v2025_11_25.create_task_result(record)
+
+
+async def call_tool(runtime: Runtime, ctx: Ctx, entry: TaskTool, arguments: dict[str, Any]) -> Any:
+    """Any other `tools/call` of a registered tool: a SEP-2663 task, or inline (see table).
+
+    Raises: TaskSupportMismatch (2025-11-25, required tool without a task), MCPError -32021
+    (2026-07-28, required tool, extension not declared).
+    """
+    if ctx.protocol_version in MODERN_VERSIONS:
+        declared = _declares_extension(ctx)
+        if declared and entry.task_support != "forbidden":
+            record = await _create(runtime, ctx, entry, arguments, wire="sep-2663", requested_ttl_ms=None)
+            return sep2663.create_task_result(record)
+        if entry.task_support == "required":
+            require_client_extension(ctx, sep2663.EXTENSION_ID)
+    elif entry.task_support == "required":
+        raise TaskSupportMismatch("Task augmentation required for tools/call requests")
+    return await _inline(ctx, entry, arguments)
+
+
+async def _inline(ctx: Ctx, entry: TaskTool, arguments: dict[str, Any]) -> CallToolResult:
+    return await run_inline(entry, arguments, TaskContext(None, _RequestSink(ctx)))
+
+
+def _declares_extension(ctx: Ctx) -> bool:
+    capabilities = ctx.session.client_capabilities
+    declared = capabilities.extensions if capabilities else None
+    return bool(declared) and sep2663.EXTENSION_ID in (declared or {})
+
+
+class _RequestSink:
+    """Progress of an inline call goes to the request's own channel."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self._ctx = ctx
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        await self._ctx.session.report_progress(progress, total, message)
+
+    async def status_message(self, message: str | None) -> None:
+        return None  # an inline call has no task, so no status to show

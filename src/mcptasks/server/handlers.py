@@ -1,0 +1,132 @@
+"""The `tasks/*` methods of both wires, bound by name in `METHODS` (grep the spec name to land here).
+
+Each handler checks, in this order (protocol reference, Appendix 2): the method exists at the
+request's version (bound with `protocol_versions`, else -32601); on 2026-07-28 the client declared
+the extension on this request (-32021); the params are valid (-32602 naming the field); the task
+exists and belongs to the caller (-32602 "Task not found", the same for both); then the state
+rules of the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver.server import require_client_extension
+from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from mcptasks.core.status import TaskStatus
+from mcptasks.server.owner import request_owner
+from mcptasks.wire import sep2663, v2025_11_25
+from mcptasks.wire.params import parse_params
+
+if TYPE_CHECKING:
+    from mcptasks.server.app import Runtime
+
+#: The only handshake revision that has tasks.
+LEGACY_VERSIONS = frozenset({"2025-11-25"})
+#: The revisions that carry the SEP-2663 extension.
+MODERN_VERSIONS = frozenset(MODERN_PROTOCOL_VERSIONS)
+
+Ctx = ServerRequestContext[Any, Any]
+Handler = Callable[["Runtime", Ctx], Awaitable[dict[str, Any]]]
+
+
+def _is_modern(ctx: Ctx) -> bool:
+    return ctx.protocol_version in MODERN_VERSIONS
+
+
+async def tasks_get(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
+    """`tasks/get`: the Task (2025-11-25) or the DetailedTask with result/error inlined (SEP-2663)."""
+    if _is_modern(ctx):
+        require_client_extension(ctx, sep2663.EXTENSION_ID)
+        params = parse_params(sep2663.TaskIdParams, ctx.params)
+        record, outcome = await runtime.manager.get_with_result(
+            request_owner(ctx, runtime.owner_scope), params.task_id
+        )
+        return sep2663.detailed_task(record, outcome)
+    legacy = parse_params(v2025_11_25.TaskIdParams, ctx.params)
+    record = await runtime.manager.get(request_owner(ctx, runtime.owner_scope), legacy.task_id)
+    return v2025_11_25.render_task(record)
+
+
+async def tasks_result(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
+    """`tasks/result` (2025-11-25 only): block until terminal, then answer what the call would have.
+
+    Completed: the `CallToolResult` with related-task `_meta`. Failed: the stored JSON-RPC error.
+    Cancelled: a JSON-RPC error saying so (the spec leaves this open; reference E3).
+    """
+    params = parse_params(v2025_11_25.TaskIdParams, ctx.params)
+    record, outcome = await runtime.manager.wait_terminal(
+        request_owner(ctx, runtime.owner_scope), params.task_id
+    )
+    if record.status is TaskStatus.COMPLETED and outcome is not None and outcome.result is not None:
+        return v2025_11_25.with_related_task(outcome.result, record.task_id)
+    if record.status is TaskStatus.FAILED and outcome is not None and outcome.error is not None:
+        error = outcome.error
+        raise MCPError(code=error.code, message=error.message, data=error.data)
+    if record.status is TaskStatus.CANCELLED:
+        raise MCPError(
+            code=-32603, message="Task was cancelled", data=v2025_11_25.related_task_meta(record.task_id)
+        )
+    raise MCPError(code=-32603, message=record.status_message or "Task failed")
+
+
+async def tasks_list(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
+    """`tasks/list` (2025-11-25 only): the caller's tasks, newest first, opaque cursor."""
+    params = parse_params(v2025_11_25.ListParams, ctx.params)
+    owner = request_owner(ctx, runtime.owner_scope)
+    if not owner.can_list:
+        # Anonymous callers without a session are never shown a listing (2025-11-25 S6).
+        return v2025_11_25.list_result([], None)
+    page = await runtime.manager.list_tasks(owner, params.cursor)
+    return v2025_11_25.list_result(page.tasks, page.next_cursor)
+
+
+async def tasks_cancel(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
+    """`tasks/cancel`: cancelled before the answer; 2025-11-25 rejects terminal tasks, SEP-2663 acks."""
+    if _is_modern(ctx):
+        require_client_extension(ctx, sep2663.EXTENSION_ID)
+        params = parse_params(sep2663.TaskIdParams, ctx.params)
+        await runtime.manager.cancel(
+            request_owner(ctx, runtime.owner_scope), params.task_id, reject_terminal=False
+        )
+        return sep2663.ack()
+    legacy = parse_params(v2025_11_25.TaskIdParams, ctx.params)
+    record = await runtime.manager.cancel(
+        request_owner(ctx, runtime.owner_scope), legacy.task_id, reject_terminal=True
+    )
+    return v2025_11_25.render_task(record)
+
+
+async def tasks_update(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
+    """`tasks/update` (SEP-2663 only): acknowledge; responses for keys not outstanding are ignored.
+
+    A task in this release never waits for input, so no key is ever outstanding.
+    """
+    require_client_extension(ctx, sep2663.EXTENSION_ID)
+    params = parse_params(sep2663.UpdateParams, ctx.params)
+    await runtime.manager.get(request_owner(ctx, runtime.owner_scope), params.task_id)
+    return sep2663.ack()
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSpec:
+    """One bound method: its handler and the protocol versions it exists at (None = all)."""
+
+    handler: Handler
+    versions: frozenset[str] | None
+
+
+#: Method name -> handler. `tasks/get` and `tasks/cancel` exist on both wires; `tasks/result` and
+#: `tasks/list` only on 2025-11-25 (SEP-2663 removed them: -32601); `tasks/update` only on 2026-07-28.
+METHODS: dict[str, MethodSpec] = {
+    "tasks/get": MethodSpec(tasks_get, LEGACY_VERSIONS | MODERN_VERSIONS),
+    "tasks/result": MethodSpec(tasks_result, LEGACY_VERSIONS),
+    "tasks/list": MethodSpec(tasks_list, LEGACY_VERSIONS),
+    "tasks/cancel": MethodSpec(tasks_cancel, LEGACY_VERSIONS | MODERN_VERSIONS),
+    "tasks/update": MethodSpec(tasks_update, MODERN_VERSIONS),
+}

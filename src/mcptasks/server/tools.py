@@ -1,0 +1,176 @@
+"""Tools that may run as tasks: registration, argument checks, and running them.
+
+A tool is registered once as an SDK `Tool` (so its input schema and the conversion of its return
+value into a `CallToolResult` are exactly the SDK's), with the parameter annotated `TaskContext`
+kept out of the schema. It then runs either inline (`run_inline`, an ordinary `tools/call`) or as a
+task (`task_invoker`, under the executor).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult, InputRequiredResult, TextContent
+from pydantic import ValidationError
+
+from mcptasks.core.errors import InvalidParams, TaskCancelled
+from mcptasks.core.model import Completed, ErrorInfo, Failed, Outcome, TaskSupport
+from mcptasks.runtime.context import TaskContext
+from mcptasks.runtime.executor import CRASH_MESSAGE, Invoke
+
+logger = logging.getLogger("mcptasks.server")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskTool:
+    """A registered tool and how it may run."""
+
+    #: The SDK tool (schema, validation, result conversion).
+    tool: Tool
+    #: "optional", "required" or "forbidden".
+    task_support: TaskSupport
+
+    @property
+    def name(self) -> str:
+        """The tool's name."""
+        return self.tool.name
+
+
+def find_task_context_parameter(fn: Callable[..., Any]) -> str | None:
+    """The name of `fn`'s parameter annotated `TaskContext` (or `TaskContext | None`), if any."""
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        hints = {}
+    for name in inspect.signature(fn).parameters:
+        annotation = hints.get(name)
+        if annotation is TaskContext or TaskContext in typing.get_args(annotation):
+            return name
+    return None
+
+
+def build_tool(
+    fn: Callable[..., Any],
+    *,
+    name: str | None,
+    title: str | None,
+    description: str | None,
+    task_support: TaskSupport,
+    structured_output: bool | None,
+) -> TaskTool:
+    """Build the SDK `Tool` for `fn`, excluding its `TaskContext` parameter from the schema.
+
+    Raises: ValueError for a bad `task_support`.
+    """
+    if task_support not in ("optional", "required", "forbidden"):
+        raise ValueError(f"task_support must be 'optional', 'required' or 'forbidden', not {task_support!r}")
+    tool = Tool.from_function(
+        fn,
+        name=name,
+        title=title,
+        description=description,
+        context_kwarg=find_task_context_parameter(fn),
+        structured_output=structured_output,
+    )
+    return TaskTool(tool=tool, task_support=task_support)
+
+
+def validate_arguments(entry: TaskTool, arguments: dict[str, Any]) -> None:
+    """Check `arguments` against the tool's input schema before a task is created.
+
+    Raises: InvalidParams naming `arguments.<field>`.
+    Spec: protocol reference E19 (validate synchronously; only later errors fail the task).
+    """
+    try:
+        entry.tool.fn_metadata.validate_arguments(arguments)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        field = ".".join(["arguments", *(str(part) for part in first["loc"])])
+        raise InvalidParams(field, first["msg"]) from None
+
+
+def _error_result(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+async def run_inline(entry: TaskTool, arguments: dict[str, Any], context: TaskContext) -> CallToolResult:
+    """Run the tool inside its `tools/call` request and answer the way the SDK does.
+
+    A deliberate `ToolError` becomes an `isError` result with its text; a crash becomes an `isError`
+    result with the SDK's generic text (the detail is logged); an `MCPError` is raised as itself.
+    """
+    try:
+        result = await entry.tool.run(arguments, context, convert_result=True)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
+    except MCPError:
+        raise
+    except UnexpectedToolError as exc:
+        logger.error("tool %r crashed", entry.name, exc_info=exc.__cause__, extra={"action": "tool_crash"})
+        return _error_result(str(exc))
+    except ToolError as exc:
+        return _error_result(str(exc))
+    if isinstance(result, InputRequiredResult):
+        return result  # type: ignore[return-value]  # 2026 multi-round-trip: passed through as the SDK does
+    return typing.cast(CallToolResult, result)
+
+
+def _caused_by_cancellation(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TaskCancelled):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def task_invoker(entry: TaskTool, arguments: dict[str, Any]) -> Invoke:
+    """The executor's `invoke` for one task of this tool: run it and map how it ended.
+
+    - returns → `Completed` with the `CallToolResult` (an `isError` result too; both wires call
+      that `completed`, SEP-2663 "Task Execution Errors");
+    - `ToolError` (deliberate) → `Completed` with an `isError` result carrying its text;
+    - `MCPError` → `Failed` with that JSON-RPC error;
+    - anything else → `Failed` with a fixed message; the exception is logged, never sent.
+    """
+
+    async def invoke(context: TaskContext) -> Outcome:
+        try:
+            result = await entry.tool.run(arguments, context, convert_result=True)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
+        except MCPError as exc:
+            error = ErrorInfo(code=exc.error.code, message=exc.error.message, data=exc.error.data)
+            return Failed(error, exc.error.message)
+        except UnexpectedToolError as exc:
+            if _caused_by_cancellation(exc):
+                raise TaskCancelled() from None
+            logger.error(
+                "tool %r crashed in task %s",
+                entry.name,
+                context.task_id,
+                exc_info=exc.__cause__,
+                extra={"action": "tool_crash", "task_id": context.task_id},
+            )
+            return Failed(ErrorInfo(code=-32603, message=CRASH_MESSAGE), CRASH_MESSAGE)
+        except ToolError as exc:
+            if _caused_by_cancellation(exc):
+                raise TaskCancelled() from None
+            return Completed(_dump(_error_result(str(exc))))
+        if isinstance(result, InputRequiredResult):
+            message = "The tool asked for input with a multi-round-trip result, which a task cannot carry"
+            return Failed(ErrorInfo(code=-32603, message=message), message)
+        return Completed(_dump(typing.cast(CallToolResult, result)))
+
+    return invoke
+
+
+def _dump(result: CallToolResult) -> dict[str, Any]:
+    """The stored, wire-neutral form: `resultType` is the 2026 envelope's, added per response."""
+    dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    dumped.pop("resultType", None)
+    return dumped

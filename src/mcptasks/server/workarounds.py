@@ -1,0 +1,57 @@
+"""Every place mcptasks works around a gap of `mcp` 2.3, each named with what it waits on.
+
+1. `connection_of`: `ServerRequestContext` has no public accessor for the `Connection` (session
+   id, standalone channel, per-connection state); the SDK's own `Context.session_id` is not yet
+   built by the runner (SDK TODO "L54: Context rework"). We read `ServerSession._connection`.
+2. `notify_raw`: `ServerSession.send_notification` dumps with `exclude_none=True`, which drops
+   the required-nullable `ttl` of the 2025-11-25 `Task`, and `notifications/tasks/status` is not in
+   the SDK's notification union. `Connection.notify(method, dict)` keeps nulls.
+3. `add_prebuilt_tool`: `MCPServer.add_tool` only knows the SDK's own `Context` parameter; a
+   parameter annotated `TaskContext` must be kept out of the input schema, which
+   `Tool.from_function(context_kwarg=...)` does, but a prebuilt `Tool` can only be added through
+   the private tool manager.
+4. The legacy `tools/call` short-circuit (`middleware.LegacyTasksMiddleware`): on 2025-11-25 the
+   SDK sieves a `tools/call` result against `CallToolResult`, so a `CreateTaskResult` from an
+   extension interceptor becomes `-32603 Handler returned an invalid result`; a server middleware
+   that answers without `call_next` owns its result. Waits on python-sdk #3161. The same middleware
+   adds `capabilities.tasks` to `initialize` and `execution.taskSupport` to `tools/list`, which
+   neither `MCPServer` nor `Extension` can express on 2.3.
+5. `middleware.ErrorGuardMiddleware`: on the legacy loop a handler exception that is not an
+   `MCPError` reaches the wire as `{"code": 0, "message": str(exc)}` (SDK TODO "L58"); the guard
+   answers `-32603 Internal error` and logs the detail instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mcp.server.connection import Connection
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.session import ServerSession
+
+
+def connection_of(session: ServerSession) -> Connection:
+    """The `Connection` behind a request's session (workaround 1)."""
+    connection: Connection = session._connection
+    return connection
+
+
+async def notify_raw(connection: Connection, method: str, params: Mapping[str, Any]) -> None:
+    """Send a notification on the connection's standalone channel, nulls kept (workaround 2).
+
+    Best effort, like every server notification: a closed or absent channel drops it silently.
+    """
+    await connection.notify(method, dict(params))
+
+
+def add_prebuilt_tool(mcp: MCPServer[Any], tool: Tool) -> None:
+    """Register a `Tool` built with `Tool.from_function(context_kwarg=...)` (workaround 3).
+
+    Raises: ValueError when a tool of that name exists.
+    """
+    manager = mcp._tool_manager
+    if manager.get_tool(tool.name) is not None:
+        raise ValueError(f"a tool named {tool.name!r} is already registered")
+    manager._tools[tool.name] = tool

@@ -1,0 +1,183 @@
+"""Database engines: SQLite (the embedded default) and PostgreSQL, with the settings each needs.
+
+SQLite (storage-and-auth.md §1): WAL, `synchronous=FULL` (a commit that returned survives power
+loss), `foreign_keys=ON`, `busy_timeout`, and a `begin` hook that emits `BEGIN IMMEDIATE` itself on
+the writer engine, so a read-then-write transaction never fails with SQLITE_BUSY_SNAPSHOT and
+SAVEPOINTs nest. The writer engine has exactly one connection; readers get their own read-only pool.
+
+PostgreSQL: one pool for both, READ COMMITTED, compare-and-set statements.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from mcptasks.core.errors import ConfigurationError, StoreError
+
+logger = logging.getLogger("mcptasks.store")
+
+#: How long a SQLite connection waits for the write lock before failing, in ms.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+#: Reader pool size for SQLite (WAL readers run in parallel with the writer).
+SQLITE_READER_POOL_SIZE = 4
+#: SQLite releases before this carry the WAL-reset corruption bug (fixed in 3.51.3).
+SQLITE_WAL_RESET_FIXED = (3, 51, 3)
+
+
+def database_url(path_or_url: str) -> URL:
+    """Turn what a user gives (`--db`) into an async SQLAlchemy URL.
+
+    A plain path becomes `sqlite+aiosqlite:///<absolute path>`; `sqlite://` and `postgresql://`
+    URLs get their async driver (`aiosqlite`, `asyncpg`).
+
+    Raises: ConfigurationError for an unsupported scheme.
+    """
+    if "://" not in path_or_url:
+        if path_or_url == ":memory:":
+            return make_url("sqlite+aiosqlite:///:memory:")
+        return make_url("sqlite+aiosqlite:///" + str(Path(path_or_url).expanduser().resolve()))
+    url = make_url(path_or_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+asyncpg")
+    raise ConfigurationError(
+        f"unsupported database URL scheme {url.drivername!r}: use a file path or postgresql://"
+    )
+
+
+def describe_url(url: URL) -> str:
+    """A printable form of `url` with any password masked."""
+    if url.get_backend_name() == "sqlite":
+        return url.database or ":memory:"
+    return url.render_as_string(hide_password=True)
+
+
+def is_memory(url: URL) -> bool:
+    """Whether `url` names an in-memory SQLite database."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+@dataclass(frozen=True, slots=True)
+class Engines:
+    """The engines of one store: `writer` for every write, `reader` for reads (may be the same)."""
+
+    url: URL
+    writer: AsyncEngine
+    reader: AsyncEngine
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the backend is SQLite (and writes go through the group-commit writer)."""
+        return self.url.get_backend_name() == "sqlite"
+
+    async def dispose(self) -> None:
+        """Close every pooled connection (aiosqlite threads included)."""
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, *, begin: str, writer: bool) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # The driver must never emit BEGIN itself (pysqlite's legacy transaction control skips
+        # it for SELECT and DDL); the `begin` hook below does. PRAGMAs then run in autocommit.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            pragmas = [f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}", "foreign_keys=ON"]
+            if writer:
+                pragmas = ["journal_mode=WAL", "synchronous=FULL", "journal_size_limit=67108864", *pragmas]
+            for pragma in pragmas:
+                cursor.execute(f"PRAGMA {pragma}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+
+def create_engines(url: URL) -> Engines:
+    """Create the engines for `url` (see module docstring for the settings).
+
+    Raises: ConfigurationError when the URL's driver is not installed.
+    """
+    try:
+        if url.get_backend_name() == "sqlite":
+            if is_memory(url):
+                # One shared connection: a second connection would see another, empty database.
+                engine = create_async_engine(url, poolclass=StaticPool)
+                _install_sqlite_hooks(engine, begin="BEGIN IMMEDIATE", writer=True)
+                return Engines(url=url, writer=engine, reader=engine)
+            writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
+            _install_sqlite_hooks(writer, begin="BEGIN IMMEDIATE", writer=True)
+            reader = create_async_engine(
+                url, pool_size=SQLITE_READER_POOL_SIZE, max_overflow=SQLITE_READER_POOL_SIZE
+            )
+            # Plain (deferred) BEGIN: a consistent snapshot that never blocks the writer.
+            _install_sqlite_hooks(reader, begin="BEGIN", writer=False)
+            return Engines(url=url, writer=writer, reader=reader)
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={
+                "server_settings": {
+                    "application_name": "mcptasks",
+                    "statement_timeout": "15000",
+                    "idle_in_transaction_session_timeout": "30000",
+                    "lock_timeout": "5000",
+                }
+            },
+        )
+        return Engines(url=url, writer=engine, reader=engine)
+    except ImportError as exc:  # pragma: no cover - depends on what is installed
+        raise ConfigurationError(
+            f"the driver for {url.drivername} is not installed (pip install 'mcptasks[postgres]')"
+        ) from exc
+
+
+def warn_old_sqlite() -> None:
+    """Log a warning when the linked SQLite has the WAL-reset bug (storage-and-auth.md §1.1)."""
+    if sqlite3.sqlite_version_info < SQLITE_WAL_RESET_FIXED:
+        logger.info(
+            "SQLite %s predates 3.51.3 (WAL-reset fix); mcptasks writes through one connection, "
+            "which keeps the window small",
+            sqlite3.sqlite_version,
+            extra={"action": "sqlite_version"},
+        )
+
+
+@contextlib.contextmanager
+def map_store_errors() -> Iterator[None]:
+    """Turn a driver or SQLAlchemy error into `StoreError`, keeping the original as `__cause__`.
+
+    The most specific mapping wins: integrity violations, operational errors (locked, disk full,
+    connection lost), then everything else from SQLAlchemy.
+    """
+    try:
+        yield
+    except IntegrityError as exc:
+        raise StoreError("the task store rejected a write (constraint violated)") from exc
+    except OperationalError as exc:
+        raise StoreError("the task store is unavailable") from exc
+    except DBAPIError as exc:
+        raise StoreError("the task store failed") from exc
+    except SQLAlchemyError as exc:
+        raise StoreError("the task store failed") from exc

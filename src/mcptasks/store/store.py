@@ -1,0 +1,418 @@
+"""`Store`: the task verbs over SQL (create, read, list, cancel, finish, lease, sweep).
+
+Like procrastinate's `JobManager`: each verb runs named statements from `queries`, in one short
+transaction, and returns domain objects (`TaskRecord`, `TaskResult`). Every status change is a
+compare-and-set that also writes its `task_events` row in the same transaction. On SQLite every
+write goes through the group-commit writer; on PostgreSQL through the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mcptasks.core.errors import StoreError
+from mcptasks.core.model import (
+    Completed,
+    ErrorInfo,
+    Failed,
+    Outcome,
+    TaskEvent,
+    TaskRecord,
+    TaskResult,
+    as_utc,
+)
+from mcptasks.core.owner import Owner
+from mcptasks.core.status import TaskStatus, can_transition
+from mcptasks.store import queries
+from mcptasks.store.engine import Engines, map_store_errors
+from mcptasks.store.writer import GroupCommitWriter
+
+T = TypeVar("T")
+
+
+def _opt_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+def record_from_row(row: Mapping[str, Any]) -> TaskRecord:
+    """Build a `TaskRecord` from a `tasks` row mapping."""
+    return TaskRecord(
+        task_id=row["task_id"],
+        owner_key=row["owner_key"],
+        owner_kind=row["owner_kind"],
+        owner_issuer=row["owner_issuer"],
+        owner_subject=row["owner_subject"],
+        owner_client_id=row["owner_client_id"],
+        wire=row["wire"],
+        tool_name=row["tool_name"],
+        arguments=dict(row["arguments"] or {}),
+        status=TaskStatus(row["status"]),
+        status_message=row["status_message"],
+        created_at=as_utc(row["created_at"]),
+        last_updated_at=as_utc(row["last_updated_at"]),
+        ttl_ms=row["ttl_ms"],
+        expires_at=_opt_utc(row["expires_at"]),
+        poll_interval_ms=row["poll_interval_ms"],
+        progress_token=row["progress_token"],
+        lease_node=row["lease_node"],
+        lease_expires_at=_opt_utc(row["lease_expires_at"]),
+        attempt=row["attempt"],
+    )
+
+
+def _result_from_row(row: Mapping[str, Any]) -> TaskResult | None:
+    if row["result"] is None and row["error"] is None:
+        return None
+    return TaskResult(
+        result=row["result"],
+        error=None if row["error"] is None else ErrorInfo.from_json(row["error"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOutcome:
+    """What `Store.cancel_task` did: `record` is the task after the call."""
+
+    record: TaskRecord
+    #: True when this call moved the task to `cancelled`; False when it was already terminal.
+    cancelled: bool
+
+
+class Store:
+    """The task verbs. `open()` before use, `close()` after (see `TaskServer.lifespan`)."""
+
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
+        self._writer = GroupCommitWriter(engines.writer) if engines.is_sqlite else None
+
+    async def open(self) -> None:
+        """Start the group-commit writer (SQLite)."""
+        if self._writer is not None:
+            self._writer.start()
+
+    async def close(self) -> None:
+        """Drain pending writes and close every connection."""
+        if self._writer is not None:
+            await self._writer.stop()
+        await self.engines.dispose()
+
+    async def _write(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        if self._writer is not None:
+            return await self._writer.submit(op)
+        with map_store_errors():
+            async with self.engines.writer.begin() as conn:
+                return await op(conn)
+
+    async def _read_one(self, statement: Any) -> Mapping[str, Any] | None:
+        with map_store_errors():
+            async with self.engines.reader.connect() as conn:
+                row = (await conn.execute(statement)).mappings().first()
+                return None if row is None else dict(row)
+
+    async def _read_all(self, statement: Any) -> list[dict[str, Any]]:
+        with map_store_errors():
+            async with self.engines.reader.connect() as conn:
+                return [dict(row) for row in (await conn.execute(statement)).mappings().all()]
+
+    # -- create and read ------------------------------------------------------------------------
+
+    async def create_task(self, record: TaskRecord, *, node: str | None) -> TaskRecord:
+        """Insert `record` and its creation event; returns once the row is committed.
+
+        Spec: SEP-2663 "Task Creation" (MUST NOT answer before `tasks/get` would find the task).
+        """
+
+        async def op(conn: AsyncConnection) -> TaskRecord:
+            await conn.execute(queries.insert_task(record))
+            await conn.execute(
+                queries.insert_event(
+                    record.task_id,
+                    None,
+                    record.status,
+                    record.created_at,
+                    record.status_message,
+                    record.attempt,
+                    node,
+                )
+            )
+            return record
+
+        return await self._write(op)
+
+    async def get_task(self, owner: Owner, task_id: str) -> TaskRecord | None:
+        """The task `task_id` if `owner` may see it, else None (unknown and foreign look alike)."""
+        row = await self._read_one(queries.get_task(owner, task_id))
+        return None if row is None else record_from_row(row)
+
+    async def get_task_with_result(
+        self, owner: Owner, task_id: str
+    ) -> tuple[TaskRecord, TaskResult | None] | None:
+        """The task and its stored outcome (None until terminal), if `owner` may see it."""
+        row = await self._read_one(queries.get_task_with_result(owner, task_id))
+        if row is None:
+            return None
+        return record_from_row(row), _result_from_row(row)
+
+    async def list_tasks(
+        self, owner: Owner, after: tuple[datetime, str] | None, limit: int
+    ) -> list[TaskRecord]:
+        """The owner's tasks, newest first, strictly after the keyset position `after`."""
+        rows = await self._read_all(queries.list_tasks(owner, after, limit))
+        return [record_from_row(row) for row in rows]
+
+    # -- status changes -------------------------------------------------------------------------
+
+    async def cancel_task(
+        self, owner: Owner, task_id: str, message: str, now: datetime
+    ) -> CancelOutcome | None:
+        """Move an active task of `owner` to `cancelled`; None when `owner` cannot see the task.
+
+        A terminal task is left unchanged and returned with `cancelled=False`.
+        """
+
+        async def op(conn: AsyncConnection) -> CancelOutcome | None:
+            row = (await conn.execute(queries.get_task(owner, task_id))).mappings().first()
+            if row is None:
+                return None
+            record = record_from_row(row)
+            if record.is_terminal:
+                return CancelOutcome(record, cancelled=False)
+            changed = await conn.execute(queries.cancel_task(owner, task_id, record.status, message, now))
+            if changed.rowcount != 1:  # pragma: no cover - the write lock makes this unreachable
+                raise StoreError("the task changed during cancellation")
+            await conn.execute(
+                queries.insert_event(
+                    task_id, record.status, TaskStatus.CANCELLED, now, message, record.attempt, None
+                )
+            )
+            return CancelOutcome(
+                record.evolve(
+                    status=TaskStatus.CANCELLED,
+                    status_message=message,
+                    last_updated_at=now,
+                    lease_node=None,
+                    lease_expires_at=None,
+                ),
+                cancelled=True,
+            )
+
+        return await self._write(op)
+
+    async def finish_task(
+        self, task_id: str, attempt: int, node: str, outcome: Outcome, now: datetime
+    ) -> TaskRecord | None:
+        """Store a worker's outcome and make the task terminal; None if the worker lost the task.
+
+        Fenced: only the worker holding the lease (`node`, `attempt`) may finish, and only while the
+        task is active, so a cancel or a newer attempt always wins.
+        """
+        if isinstance(outcome, Completed):
+            target, message = TaskStatus.COMPLETED, None
+            result, error = outcome.result, None
+        else:
+            target, message = TaskStatus.FAILED, outcome.status_message
+            result, error = None, outcome.error.to_json()
+        return await self._move_fenced(
+            task_id, attempt, node, target, message, now, result=result, error=error
+        )
+
+    async def set_status(
+        self, task_id: str, attempt: int, node: str, target: TaskStatus, message: str | None, now: datetime
+    ) -> TaskRecord | None:
+        """Move a task the worker holds to a non-terminal `target` (working <-> input_required)."""
+        return await self._move_fenced(task_id, attempt, node, target, message, now)
+
+    async def _move_fenced(
+        self,
+        task_id: str,
+        attempt: int,
+        node: str,
+        target: TaskStatus,
+        message: str | None,
+        now: datetime,
+        *,
+        result: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> TaskRecord | None:
+        async def op(conn: AsyncConnection) -> TaskRecord | None:
+            current = (await conn.execute(queries.lock_status(task_id))).mappings().first()
+            if current is None:
+                return None
+            source = TaskStatus(current["status"])
+            if not can_transition(source, target):
+                return None
+            changed = await conn.execute(
+                queries.move_fenced(task_id, attempt, node, source, target, message, now)
+            )
+            if changed.rowcount != 1:
+                return None
+            if target.is_terminal:
+                await conn.execute(queries.insert_result(task_id, result, error, now))
+            await conn.execute(queries.insert_event(task_id, source, target, now, message, attempt, node))
+            row = (await conn.execute(queries.admin_get_task(task_id))).mappings().first()
+            return None if row is None else record_from_row(row)
+
+        return await self._write(op)
+
+    async def set_status_message(
+        self, task_id: str, attempt: int, node: str, message: str | None, now: datetime
+    ) -> TaskRecord | None:
+        """Change the status message of an active task the worker holds; None if it lost it."""
+
+        async def op(conn: AsyncConnection) -> TaskRecord | None:
+            changed = await conn.execute(queries.set_status_message(task_id, attempt, node, message, now))
+            if changed.rowcount != 1:
+                return None
+            row = (await conn.execute(queries.admin_get_task(task_id))).mappings().first()
+            return None if row is None else record_from_row(row)
+
+        return await self._write(op)
+
+    # -- leases, recovery, ttl ------------------------------------------------------------------
+
+    async def renew_leases(self, node: str, held: Sequence[tuple[str, int]], until: datetime) -> set[str]:
+        """Extend this node's leases on `held` `(task_id, attempt)` pairs; returns the renewed ids.
+
+        A held task missing from the answer was cancelled, finished or taken over: its worker stops.
+        """
+        if not held:
+            return set()
+
+        async def op(conn: AsyncConnection) -> set[str]:
+            rows = await conn.execute(queries.renew_leases(node, held, until))
+            return {row[0] for row in rows}
+
+        return await self._write(op)
+
+    async def expired_leases(self, now: datetime, limit: int) -> list[TaskRecord]:
+        """Active tasks whose lease ran out: their worker is gone."""
+        return [record_from_row(row) for row in await self._read_all(queries.expired_leases(now, limit))]
+
+    async def fail_unleased(self, record: TaskRecord, message: str, now: datetime) -> TaskRecord | None:
+        """Fail an active task whose lease ran out, with `message`; None if someone moved it first."""
+        error = ErrorInfo(code=-32603, message=message)
+
+        async def op(conn: AsyncConnection) -> TaskRecord | None:
+            changed = await conn.execute(
+                queries.fail_unleased(record.task_id, record.attempt, record.status, message, now)
+            )
+            if changed.rowcount != 1:
+                return None
+            await conn.execute(queries.insert_result(record.task_id, None, error.to_json(), now))
+            await conn.execute(
+                queries.insert_event(
+                    record.task_id, record.status, TaskStatus.FAILED, now, message, record.attempt, None
+                )
+            )
+            return record.evolve(
+                status=TaskStatus.FAILED,
+                status_message=message,
+                last_updated_at=now,
+                lease_node=None,
+                lease_expires_at=None,
+            )
+
+        return await self._write(op)
+
+    async def fail_expired(self, now: datetime, keep_for: timedelta, limit: int) -> list[TaskRecord]:
+        """Fail active tasks whose ttl ran out; keep each readable for `keep_for` before deletion.
+
+        Spec: DESIGN §7 (ttl never silently deletes running work); SEP-2663 "Task Polling" (after
+        the ttl the server MAY mark the task failed).
+        """
+        candidates = [
+            record_from_row(row) for row in await self._read_all(queries.expired_active(now, limit))
+        ]
+        failed: list[TaskRecord] = []
+        for record in candidates:
+            ttl_ms = record.ttl_ms or 0
+            message = f"Task expired: its ttl of {ttl_ms} ms ran out before it finished"
+            keep_until = now + keep_for
+            new_ttl_ms = int((keep_until - record.created_at).total_seconds() * 1000)
+            error = ErrorInfo(code=-32603, message="Task expired")
+
+            async def op(
+                conn: AsyncConnection,
+                record: TaskRecord = record,
+                message: str = message,
+                keep_until: datetime = keep_until,
+                new_ttl_ms: int = new_ttl_ms,
+                error: ErrorInfo = error,
+            ) -> TaskRecord | None:
+                changed = await conn.execute(
+                    queries.fail_expired(record.task_id, record.status, message, now, keep_until, new_ttl_ms)
+                )
+                if changed.rowcount != 1:
+                    return None
+                await conn.execute(queries.insert_result(record.task_id, None, error.to_json(), now))
+                await conn.execute(
+                    queries.insert_event(
+                        record.task_id, record.status, TaskStatus.FAILED, now, message, record.attempt, None
+                    )
+                )
+                return record.evolve(
+                    status=TaskStatus.FAILED,
+                    status_message=message,
+                    last_updated_at=now,
+                    expires_at=keep_until,
+                    ttl_ms=new_ttl_ms,
+                    lease_node=None,
+                    lease_expires_at=None,
+                )
+
+            moved = await self._write(op)
+            if moved is not None:
+                failed.append(moved)
+        return failed
+
+    async def delete_expired(self, now: datetime, limit: int) -> int:
+        """Delete up to `limit` terminal tasks whose ttl ran out; returns how many were deleted."""
+
+        async def op(conn: AsyncConnection) -> int:
+            result = await conn.execute(queries.delete_expired_terminal(now, limit))
+            return int(result.rowcount or 0)
+
+        return await self._write(op)
+
+    # -- operator views (unscoped) --------------------------------------------------------------
+
+    async def admin_list_tasks(
+        self, *, owner_like: str | None = None, statuses: Sequence[str] | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        """Tasks of every owner, newest first (operator CLI only)."""
+        rows = await self._read_all(queries.admin_list_tasks(owner_like, statuses, limit))
+        return [record_from_row(row) for row in rows]
+
+    async def admin_get_task(self, task_id: str) -> tuple[TaskRecord, TaskResult | None] | None:
+        """One task of any owner with its outcome (operator CLI only)."""
+        row = await self._read_one(queries.admin_get_task(task_id))
+        if row is None:
+            return None
+        return record_from_row(row), _result_from_row(row)
+
+    async def admin_task_events(self, task_id: str) -> list[TaskEvent]:
+        """The status history of one task, oldest first (operator CLI only)."""
+        rows = await self._read_all(queries.admin_task_events(task_id))
+        return [
+            TaskEvent(
+                task_id=row["task_id"],
+                from_status=None if row["from_status"] is None else TaskStatus(row["from_status"]),
+                to_status=TaskStatus(row["to_status"]),
+                at=as_utc(row["at"]),
+                message=row["message"],
+                attempt=row["attempt"],
+            )
+            for row in rows
+        ]
+
+    async def admin_input_requests(self, task_id: str) -> list[dict[str, Any]]:
+        """The input requests of one task as row dicts, in the order the tool asked."""
+        return await self._read_all(queries.admin_input_requests(task_id))
+
+
+__all__ = ["CancelOutcome", "Failed", "Store", "record_from_row"]

@@ -1,0 +1,31 @@
+"""Validation of request params into pydantic models, with errors that name the field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from mcptasks.core.errors import InvalidParams
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_params(model: type[M], params: Mapping[str, Any] | None) -> M:
+    """Validate `params` (absent means `{}`) into `model`.
+
+    Raises: InvalidParams naming the first offending field (dotted, wire spelling) and the problem;
+    the rejected value is never echoed.
+    """
+    try:
+        return model.model_validate(dict(params or {}))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or "params"
+        raise InvalidParams(field, first["msg"]) from None
+
+
+def datetime_to_wire(value: Any) -> str:
+    """An ISO 8601 UTC timestamp with millisecond precision and a `Z` suffix."""
+    return str(value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z")
