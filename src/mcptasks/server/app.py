@@ -17,6 +17,8 @@ running tools the shutdown grace and fails what is still running. The transports
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -146,6 +148,7 @@ class TaskServer:
         self._store: Store | None = None
         self._executor: Executor | None = None
         self.schema_revision: str | None = None
+        self._stop_requested = asyncio.Event()
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -277,10 +280,22 @@ class TaskServer:
 
     # -- transports ------------------------------------------------------------------------------
 
+    def request_stop(self) -> None:
+        """Ask a running transport to stop (signal handlers call this); tasks then get the grace."""
+        self._stop_requested.set()
+
     async def run_stdio_async(self) -> None:
-        """Serve one client over stdin/stdout until stdin closes."""
+        """Serve one client over stdin/stdout until stdin closes or `request_stop()` is called."""
         async with self.lifespan():
-            await self.mcp.run_stdio_async()
+            serving = asyncio.ensure_future(self.mcp.run_stdio_async())
+            stopping = asyncio.ensure_future(self._stop_requested.wait())
+            try:
+                await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for future in (serving, stopping):
+                    future.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await future
 
     def streamable_http_app(self, *, host: str = "127.0.0.1", path: str = "/mcp") -> Starlette:
         """The Streamable HTTP ASGI app (stateful 2025-11-25 sessions and 2026-07-28 requests on `path`).
@@ -290,12 +305,28 @@ class TaskServer:
         return self.mcp.streamable_http_app(host=host, streamable_http_path=path)
 
     async def run_http_async(self, *, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp") -> None:
-        """Serve Streamable HTTP on `http://host:port/path` until SIGINT/SIGTERM."""
+        """Serve Streamable HTTP on `http://host:port/path` until `request_stop()` is called.
+
+        Signals are the caller's (the CLI maps SIGINT/SIGTERM to `request_stop()`): uvicorn's own
+        handlers would re-raise the signal before running tasks get their shutdown grace.
+        """
         async with self.lifespan():
             config = uvicorn.Config(
                 self.streamable_http_app(host=host, path=path), host=host, port=port, log_level="warning"
             )
-            await uvicorn.Server(config).serve()
+            server = uvicorn.Server(config)
+            server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign, assignment]
+            watcher = asyncio.ensure_future(self._stop_requested.wait())
+            watcher.add_done_callback(lambda _: setattr(server, "should_exit", True))
+            try:
+                try:
+                    await server.serve()
+                except SystemExit:  # uvicorn exits when it cannot bind
+                    server.started = False
+                if not server.started:
+                    raise ConfigurationError(f"could not listen on http://{host}:{port}{path}")
+            finally:
+                watcher.cancel()
 
 
 __all__ = ["ConfigurationError", "ServerState", "Settings", "TaskServer"]

@@ -66,7 +66,9 @@ class LegacyTasksMiddleware:
             return await call_legacy_task(self._runtime, ctx)
         result = await call_next(ctx)
         if ctx.method == "initialize" and isinstance(result, dict):
-            return _with_tasks_capability(result)
+            return _with_tasks_capability(
+                result, can_list=resolve_owner(ctx, self._runtime.owner_scope).can_list
+            )
         if (
             ctx.method == "tools/list"
             and ctx.protocol_version in LEGACY_VERSIONS
@@ -89,9 +91,13 @@ def _has_task(params: Any) -> bool:
     return isinstance(params, dict) and params.get("task") is not None
 
 
-def _with_tasks_capability(result: dict[str, Any]) -> dict[str, Any]:
+def _with_tasks_capability(result: dict[str, Any], *, can_list: bool) -> dict[str, Any]:
+    """Advertise tasks on 2025-11-25; `tasks.list` only where the caller can be identified (S6)."""
     if result.get("protocolVersion") not in LEGACY_VERSIONS:
         return result
     capabilities = dict(result.get("capabilities") or {})
-    capabilities["tasks"] = LEGACY_TASKS_CAPABILITY
+    tasks = dict(LEGACY_TASKS_CAPABILITY)
+    if not can_list:
+        del tasks["list"]
+    capabilities["tasks"] = tasks
     return {**result, "capabilities": capabilities}

@@ -34,6 +34,9 @@ from mcptasks.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
 
+#: How often a compare-and-set is retried after a concurrent change (PostgreSQL).
+_CAS_RETRIES = 5
+
 
 def _opt_utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
@@ -74,6 +77,10 @@ def _result_from_row(row: Mapping[str, Any]) -> TaskResult | None:
     )
 
 
+async def _fetch(conn: AsyncConnection, statement: Any) -> list[dict[str, Any]]:
+    return [dict(row) for row in (await conn.execute(statement)).mappings().all()]
+
+
 @dataclass(frozen=True, slots=True)
 class CancelOutcome:
     """What `Store.cancel_task` did: `record` is the task after the call."""
@@ -89,6 +96,9 @@ class Store:
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
         self._writer = GroupCommitWriter(engines.writer) if engines.is_sqlite else None
+        # An in-memory SQLite database is one shared connection: a read beside the writer's open
+        # transaction would see (and roll back) its uncommitted work, so reads queue as writes do.
+        self._reads_through_writer = self._writer is not None and engines.reader is engines.writer
 
     async def open(self) -> None:
         """Start the group-commit writer (SQLite)."""
@@ -109,12 +119,17 @@ class Store:
                 return await op(conn)
 
     async def _read_one(self, statement: Any) -> Mapping[str, Any] | None:
+        if self._reads_through_writer:
+            rows = await self._write(lambda conn: _fetch(conn, statement))
+            return rows[0] if rows else None
         with map_store_errors():
             async with self.engines.reader.connect() as conn:
                 row = (await conn.execute(statement)).mappings().first()
                 return None if row is None else dict(row)
 
     async def _read_all(self, statement: Any) -> list[dict[str, Any]]:
+        if self._reads_through_writer:
+            return await self._write(lambda conn: _fetch(conn, statement))
         with map_store_errors():
             async with self.engines.reader.connect() as conn:
                 return [dict(row) for row in (await conn.execute(statement)).mappings().all()]
@@ -176,30 +191,34 @@ class Store:
         """
 
         async def op(conn: AsyncConnection) -> CancelOutcome | None:
-            row = (await conn.execute(queries.get_task(owner, task_id))).mappings().first()
-            if row is None:
-                return None
-            record = record_from_row(row)
-            if record.is_terminal:
-                return CancelOutcome(record, cancelled=False)
-            changed = await conn.execute(queries.cancel_task(owner, task_id, record.status, message, now))
-            if changed.rowcount != 1:  # pragma: no cover - the write lock makes this unreachable
-                raise StoreError("the task changed during cancellation")
-            await conn.execute(
-                queries.insert_event(
-                    task_id, record.status, TaskStatus.CANCELLED, now, message, record.attempt, None
+            # On PostgreSQL (READ COMMITTED) a worker may finish the task between the read and the
+            # compare-and-set; the loop re-reads and then finds it terminal.
+            for _ in range(_CAS_RETRIES):
+                row = (await conn.execute(queries.get_task(owner, task_id))).mappings().first()
+                if row is None:
+                    return None
+                record = record_from_row(row)
+                if record.is_terminal:
+                    return CancelOutcome(record, cancelled=False)
+                changed = await conn.execute(queries.cancel_task(owner, task_id, record.status, message, now))
+                if changed.rowcount != 1:
+                    continue
+                await conn.execute(
+                    queries.insert_event(
+                        task_id, record.status, TaskStatus.CANCELLED, now, message, record.attempt, None
+                    )
                 )
-            )
-            return CancelOutcome(
-                record.evolve(
-                    status=TaskStatus.CANCELLED,
-                    status_message=message,
-                    last_updated_at=now,
-                    lease_node=None,
-                    lease_expires_at=None,
-                ),
-                cancelled=True,
-            )
+                return CancelOutcome(
+                    record.evolve(
+                        status=TaskStatus.CANCELLED,
+                        status_message=message,
+                        last_updated_at=now,
+                        lease_node=None,
+                        lease_expires_at=None,
+                    ),
+                    cancelled=True,
+                )
+            raise StoreError("the task kept changing during cancellation")
 
         return await self._write(op)
 
