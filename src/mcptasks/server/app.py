@@ -134,8 +134,10 @@ class TaskServer:
             owner_scope=owner_scope,
         )
         self.state = ServerState.UNOPENED
+        # log_level: MCPServer calls logging.basicConfig; the CLI configures logging before this,
+        # and a library user keeps their own configuration, so ask for no more than warnings.
         self.mcp: MCPServer[Any] = MCPServer(
-            name, version=version, instructions=instructions, lifespan=self._sdk_lifespan
+            name, version=version, instructions=instructions, lifespan=self._sdk_lifespan, log_level="WARNING"
         )
         self._runtime = Runtime(self.mcp, self.settings)
         # Inside the SDK's own middleware; the guard is outermost of ours.
