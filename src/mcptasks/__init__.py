@@ -15,7 +15,7 @@ from mcptasks.core.errors import (
     TaskError,
     TaskNotFound,
 )
-from mcptasks.core.model import RecoveryPolicy, TaskSupport
+from mcptasks.core.model import TaskSupport
 from mcptasks.core.status import TaskStatus
 from mcptasks.runtime.context import TaskContext
 from mcptasks.runtime.options import Leases, Retention
@@ -29,7 +29,6 @@ __all__ = [
     "InvalidTaskState",
     "Leases",
     "MCPTasksError",
-    "RecoveryPolicy",
     "Retention",
     "StoreError",
     "TaskCancelled",

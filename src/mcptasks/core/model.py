@@ -17,9 +17,6 @@ from mcptasks.core.status import TaskStatus
 #: Which wire created the task: it decides how a tool error maps to a status and how it renders.
 Wire = Literal["2025-11-25", "sep-2663"]
 
-#: What a tool does with a task interrupted by a stop: fail it (default) or run it again from the start.
-RecoveryPolicy = Literal["fail", "rerun"]
-
 #: Whether a tool runs as a task: "optional" (either way), "required" (only as a task), "forbidden" (never).
 TaskSupport = Literal["optional", "required", "forbidden"]
 

@@ -56,8 +56,12 @@ class TaskBus:
             except Exception:
                 logger.exception("progress listener failed", extra={"action": "publish_progress"})
 
-    async def wait_changed(self, task_id: str, timeout_s: float) -> None:
-        """Return when `task_id` changes in this process, or after `timeout_s` seconds."""
-        event = self._changed.setdefault(task_id, asyncio.Event())
+    def watch(self, task_id: str) -> asyncio.Event:
+        """An event set by the next change of `task_id`; take it before reading the store."""
+        return self._changed.setdefault(task_id, asyncio.Event())
+
+    @staticmethod
+    async def wait(event: asyncio.Event, timeout_s: float) -> None:
+        """Return when `event` (from `watch`) is set, or after `timeout_s` seconds."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout_s)

@@ -123,12 +123,14 @@ class Executor:
                 await side
         self._side_tasks.clear()
         pending = [r.task for r in self._running.values() if r.task is not None]
+        for running in self._running.values():
+            # The token first, so a cooperative tool can end cleanly within the grace period.
+            running.hard_reason = "stopping"
+            running.context._cancel()
         if pending:
             _, still = await asyncio.wait(pending, timeout=self.leases.shutdown_grace_s)
             for running in list(self._running.values()):
                 if running.task in still:
-                    running.hard_reason = "stopping"
-                    running.context._cancel()
                     running.task.cancel()
             if still:
                 await asyncio.wait(still)

@@ -107,10 +107,12 @@ class TaskManager:
         Spec: 2025-11-25 tasks "Result Retrieval" (tasks/result MUST block until terminal).
         """
         while True:
+            # Watch before reading, so a change committed during the read still wakes us.
+            changed = self.bus.watch(task_id)
             record, result = await self.get_with_result(owner, task_id)
             if record.is_terminal:
                 return record, result
-            await self.bus.wait_changed(task_id, WAIT_POLL_S)
+            await self.bus.wait(changed, WAIT_POLL_S)
 
     async def cancel(self, owner: Owner, task_id: str, *, reject_terminal: bool) -> TaskRecord:
         """Cancel the task: durably `cancelled` before this returns, then the tool is stopped.

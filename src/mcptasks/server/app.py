@@ -50,6 +50,9 @@ logger = logging.getLogger("mcptasks.server")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: How long a stop waits for the stdio transport to wind down, in seconds.
+STDIO_STOP_WAIT_S = 1.0
+
 #: Where tasks live when no database is configured: `mcptasks.db` in the working directory.
 DEFAULT_DB = "mcptasks.db"
 
@@ -286,18 +289,27 @@ class TaskServer:
         """Ask a running transport to stop (signal handlers call this); tasks then get the grace."""
         self._stop_requested.set()
 
+    @property
+    def stop_requested(self) -> bool:
+        """Whether `request_stop()` was called."""
+        return self._stop_requested.is_set()
+
     async def run_stdio_async(self) -> None:
-        """Serve one client over stdin/stdout until stdin closes or `request_stop()` is called."""
+        """Serve one client over stdin/stdout until stdin closes or `request_stop()` is called.
+
+        After a stop request the SDK's stdin reader may stay blocked in a thread until the client
+        writes or closes stdin (a blocking read cannot be interrupted); this returns regardless,
+        and a process that wants to exit at once should leave with `os._exit` after cleanup.
+        """
         async with self.lifespan():
             serving = asyncio.ensure_future(self.mcp.run_stdio_async())
             stopping = asyncio.ensure_future(self._stop_requested.wait())
             try:
                 await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for future in (serving, stopping):
-                    future.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await future
+                stopping.cancel()
+                serving.cancel()
+                await asyncio.wait({serving, stopping}, timeout=STDIO_STOP_WAIT_S)
 
     def streamable_http_app(self, *, host: str = "127.0.0.1", path: str = "/mcp") -> Starlette:
         """The Streamable HTTP ASGI app (stateful 2025-11-25 sessions and 2026-07-28 requests on `path`).

@@ -181,3 +181,5 @@ def map_store_errors() -> Iterator[None]:
         raise StoreError("the task store failed") from exc
     except SQLAlchemyError as exc:
         raise StoreError("the task store failed") from exc
+    except OSError as exc:  # asyncpg raises connection failures unwrapped
+        raise StoreError("the task store is unreachable") from exc

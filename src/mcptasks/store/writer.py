@@ -39,6 +39,7 @@ class GroupCommitWriter:
         self._engine = engine
         self._queue: asyncio.Queue[tuple[WriteOp, asyncio.Future[Any]] | None] = asyncio.Queue(MAX_QUEUE)
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def start(self) -> None:
         """Start the writer coroutine."""
@@ -49,9 +50,15 @@ class GroupCommitWriter:
         """Commit what is queued, then stop."""
         if self._task is None:
             return
+        self._closing = True
         await self._queue.put(None)
         await self._task
         self._task = None
+        # Anything that slipped in behind the end marker is refused, never left waiting.
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None and not item[1].done():
+                item[1].set_exception(StoreError("the task store is closed"))
 
     async def submit(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `op(connection)` inside a committed transaction and return its result.
@@ -59,7 +66,7 @@ class GroupCommitWriter:
         Raises: whatever `op` raised (its savepoint is rolled back), or StoreError when the batch's
         COMMIT failed.
         """
-        if self._task is None or self._task.done():
+        if self._closing or self._task is None or self._task.done():
             raise StoreError("the task store is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         await self._queue.put((op, future))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from mcptasks.core.errors import InvalidParams
+from mcptasks.core.model import as_utc
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -18,6 +20,8 @@ def parse_params(model: type[M], params: Mapping[str, Any] | None) -> M:
     Raises: InvalidParams naming the first offending field (dotted, wire spelling) and the problem;
     the rejected value is never echoed.
     """
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidParams("params", "must be an object")
     try:
         return model.model_validate(dict(params or {}))
     except ValidationError as exc:
@@ -26,6 +30,7 @@ def parse_params(model: type[M], params: Mapping[str, Any] | None) -> M:
         raise InvalidParams(field, first["msg"]) from None
 
 
-def datetime_to_wire(value: Any) -> str:
+def datetime_to_wire(value: datetime) -> str:
     """An ISO 8601 UTC timestamp with millisecond precision and a `Z` suffix."""
-    return str(value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z")
+    utc = as_utc(value)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"

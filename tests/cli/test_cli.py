@@ -1,0 +1,568 @@
+"""The `mcptasks` command line, run as a real subprocess (`python -m mcptasks.cli`).
+
+Every process gets a timeout and is killed in a `finally`; the environment is stripped of
+`MCPTASKS_*` variables so a developer's settings cannot leak into a test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import pytest
+
+from mcptasks.core.model import Completed, ErrorInfo, Failed, TaskRecord, utcnow
+from mcptasks.core.owner import Owner
+from mcptasks.store.engine import create_engines, database_url
+from mcptasks.store.migrate import head_revision
+from mcptasks.store.store import Store
+
+CLI = [sys.executable, "-m", "mcptasks.cli"]
+#: Longest a one-shot command may take, in seconds.
+COMMAND_TIMEOUT_S = 60.0
+#: Longest to wait for one line from a serving process, in seconds.
+LINE_TIMEOUT_S = 30.0
+#: Longest a serving process may take to stop once asked, in seconds.
+STOP_TIMEOUT_S = 30.0
+#: The demo tools and the task support each declares.
+DEMO_TOOLS = {
+    "hash_files": "optional",
+    "find_duplicates": "required",
+    "count_primes": "optional",
+    "count_to": "optional",
+    "quick_add": "optional",
+    "always_fails": "optional",
+    "server_time": "forbidden",
+}
+PROTOCOL_VERSION = "2025-11-25"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without `MCPTASKS_*`, plus `extra`; wide help output."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MCPTASKS_")}
+    env["COLUMNS"] = "200"
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one `mcptasks` command to completion."""
+    return subprocess.run(
+        [*CLI, *args],
+        cwd=cwd,
+        env=cli_env() if env is None else env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LineReader:
+    """Reads a pipe in a thread, so a test can wait for the next line with a timeout."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def next(self, timeout: float = LINE_TIMEOUT_S) -> str:
+        """The next line without its newline; EOFError when the pipe closed."""
+        item = self._lines.get(timeout=timeout)
+        if item is None:
+            self._lines.put(None)
+            raise EOFError("the process closed the pipe")
+        self.seen.append(item.rstrip("\n"))
+        return self.seen[-1]
+
+    def rest(self, timeout: float = STOP_TIMEOUT_S) -> list[str]:
+        """Every remaining line, once the process closed the pipe."""
+        self._thread.join(timeout)
+        with contextlib.suppress(EOFError, queue.Empty):
+            while True:
+                self.next(timeout=0)
+        return self.seen
+
+
+@dataclass
+class Served:
+    """A running `mcptasks serve` with line readers on its stdout and stderr."""
+
+    process: subprocess.Popen[str]
+    stdout: LineReader
+    stderr: LineReader
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one newline-delimited JSON-RPC message to stdin."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def response(self, request_id: int) -> dict[str, Any]:
+        """The JSON-RPC response to `request_id` on stdout, skipping notifications."""
+        while True:
+            message: dict[str, Any] = json.loads(self.stdout.next())
+            if message.get("id") == request_id:
+                return message
+
+
+@contextlib.contextmanager
+def serving(*args: str, cwd: Path) -> Iterator[Served]:
+    """Start `mcptasks serve ARGS`; on exit kill it if it still runs and close its pipes."""
+    process = subprocess.Popen(
+        [*CLI, "serve", *args],
+        cwd=cwd,
+        env=cli_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    served = Served(process, LineReader(process.stdout), LineReader(process.stderr))
+    try:
+        yield served
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=STOP_TIMEOUT_S)
+        served.stdout.rest()
+        served.stderr.rest()
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
+
+def upgraded_db(tmp_path: Path) -> Path:
+    """A database file migrated to head by `mcptasks db upgrade`."""
+    db = tmp_path / "tasks.db"
+    done = run_cli("db", "upgrade", "--db", str(db), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return db
+
+
+def garbage_file(path: Path) -> Path:
+    """A file that is not a SQLite database (longer than one page, so SQLite reads a header)."""
+    path.write_bytes(b"this is not a database, just some bytes\n" * 200)
+    return path
+
+
+# -- help and environment -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "variables"),
+    [
+        (
+            ["serve"],
+            ["APP", "DEMO", "DB", "TRANSPORT", "HOST", "PORT", "NO_MIGRATE", "LOG_LEVEL"],
+        ),
+        (["db", "upgrade"], ["DB", "SQL", "LOG_LEVEL"]),
+        (["db", "current"], ["DB", "LOG_LEVEL"]),
+        (["tasks", "list"], ["DB", "OWNER", "STATUS", "LIMIT", "JSON", "LOG_LEVEL"]),
+        (["tasks", "show"], ["DB", "JSON", "LOG_LEVEL"]),
+    ],
+)
+def test_help_names_the_environment_variable_of_every_option(
+    tmp_path: Path, command: list[str], variables: list[str]
+) -> None:
+    done = run_cli(*command, "--help", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    for name in variables:
+        assert f"(env: MCPTASKS_{name})" in done.stdout
+
+
+def test_console_script_is_installed(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "mcptasks"
+    if not script.exists():
+        pytest.skip(f"no console script next to {sys.executable} (not installed in this environment)")
+
+    done = subprocess.run(
+        [str(script), "--version"], cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == 0
+    assert done.stdout.startswith("mcptasks ")
+
+
+def test_environment_variables_give_the_defaults(tmp_path: Path) -> None:
+    done = run_cli("db", "upgrade", cwd=tmp_path, env=cli_env(MCPTASKS_DB="from-env.db"))
+
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "from-env.db").exists()
+    assert not (tmp_path / "mcptasks.db").exists()
+
+
+def test_a_malformed_environment_variable_fails_only_the_command_that_reads_it(tmp_path: Path) -> None:
+    env = cli_env(MCPTASKS_PORT="eighty", MCPTASKS_DB=str(tmp_path / "x.db"))
+
+    refused = run_cli("serve", "--demo", cwd=tmp_path, env=env)
+    unaffected = run_cli("db", "upgrade", cwd=tmp_path, env=env)
+
+    assert refused.returncode == 2
+    assert "argument --port: expected an integer, got 'eighty'" in refused.stderr
+    assert unaffected.returncode == 0, unaffected.stderr
+
+
+def test_serve_needs_exactly_one_of_app_and_demo(tmp_path: Path) -> None:
+    neither = run_cli("serve", cwd=tmp_path)
+    both = run_cli("serve", "pkg:server", "--demo", cwd=tmp_path)
+
+    for done in (neither, both):
+        assert done.returncode == 2
+        assert "give exactly one of APP and --demo" in done.stderr
+
+
+# -- db -------------------------------------------------------------------------------------------
+
+
+def test_db_upgrade_then_current(tmp_path: Path) -> None:
+    db = tmp_path / "tasks.db"
+    head = head_revision()
+
+    missing = run_cli("db", "current", "--db", str(db), cwd=tmp_path)
+    created = db.exists()
+    first = run_cli("db", "upgrade", "--db", str(db), cwd=tmp_path)
+    again = run_cli("db", "upgrade", "--db", str(db), cwd=tmp_path)
+    current = run_cli("db", "current", "--db", str(db), cwd=tmp_path)
+
+    assert missing.returncode == 1
+    assert missing.stderr == f"mcptasks: error: no database at {db}: run `mcptasks db upgrade` to create it\n"
+    assert not created, "db current must not create the file"
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == f"upgraded {db} from revision none to {head} (head)\n"
+    assert again.stdout == f"{db} is already at revision {head} (head)\n"
+    assert current.returncode == 0, current.stderr
+    assert current.stdout == f"{head} (head)\n"
+
+
+def test_db_current_on_an_empty_database_says_none(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    sqlite3.connect(db).close()
+    db.touch()
+
+    done = run_cli("db", "current", "--db", str(db), cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"none (not at head {head_revision()}: run `mcptasks db upgrade`)\n"
+
+
+def test_db_upgrade_sql_prints_the_ddl_without_touching_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "never.db"
+
+    done = run_cli("db", "upgrade", "--sql", "--db", str(db), cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "CREATE TABLE tasks" in done.stdout
+    assert "alembic_version" in done.stdout
+    assert not db.exists()
+
+
+def test_db_commands_report_a_file_that_is_not_a_database_in_one_line(tmp_path: Path) -> None:
+    db = garbage_file(tmp_path / "garbage.db")
+
+    for command in (["db", "current"], ["db", "upgrade"], ["tasks", "list"]):
+        done = run_cli(*command, "--db", str(db), cwd=tmp_path)
+
+        assert done.returncode == 1, command
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("mcptasks: error: ")
+        assert str(db) in done.stderr
+        assert "file is not a database" in done.stderr
+
+
+# -- serve ----------------------------------------------------------------------------------------
+
+
+def test_serve_refuses_a_file_that_is_not_a_database_in_one_line(tmp_path: Path) -> None:
+    db = garbage_file(tmp_path / "garbage.db")
+
+    done = run_cli("serve", "--demo", "--db", str(db), cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("mcptasks: error: ")
+    assert str(db) in lines[0]
+    assert "file is not a database" in lines[0]
+
+
+def test_serve_prints_the_traceback_only_at_debug(tmp_path: Path) -> None:
+    db = garbage_file(tmp_path / "garbage.db")
+
+    done = run_cli("serve", "--demo", "--db", str(db), "--log-level", "debug", cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("mcptasks: error: ")
+
+
+def test_serve_no_migrate_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    sqlite3.connect(db).close()
+
+    done = run_cli("serve", "--demo", "--no-migrate", "--db", str(db), cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert "mcptasks db upgrade" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("app", "expected"),
+    [
+        ("no_such_module:server", "cannot import 'no_such_module': no such module"),
+        ("app.py:missing", "has no attribute 'missing'"),
+        ("app.py:not_a_server", "app.py:not_a_server is a int, not a mcptasks.TaskServer"),
+        ("broken.py:server", "ZeroDivisionError: division by zero"),
+        ("nowhere.py:server", "no such file"),
+        ("app", "APP must be module:attribute or path/to/file.py:attribute"),
+    ],
+)
+def test_serve_reports_an_app_that_does_not_load_in_one_line(tmp_path: Path, app: str, expected: str) -> None:
+    (tmp_path / "app.py").write_text("not_a_server = 42\n")
+    (tmp_path / "broken.py").write_text("server = 1 / 0\n")
+
+    done = run_cli("serve", app, "--db", str(tmp_path / "t.db"), cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("mcptasks: error: ")
+    assert expected in done.stderr
+
+
+@pytest.mark.slow
+def test_serve_demo_over_stdio_answers_initialize_and_lists_the_tools(tmp_path: Path) -> None:
+    db = tmp_path / "stdio.db"
+
+    with serving("--demo", "--transport", "stdio", "--db", str(db), cwd=tmp_path) as served:
+        served.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": PROTOCOL_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "test_cli", "version": "0"},
+                },
+            }
+        )
+        initialized = served.response(1)
+        served.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        served.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}})
+        listed = served.response(2)
+        assert served.process.stdin is not None
+        served.process.stdin.close()  # end of input: the server stops
+        status = served.process.wait(timeout=STOP_TIMEOUT_S)
+        stderr = served.stderr.rest()
+
+    assert initialized["result"]["protocolVersion"] == PROTOCOL_VERSION
+    assert initialized["result"]["serverInfo"]["name"] == "mcptasks-demo"
+    tools = {tool["name"]: tool for tool in listed["result"]["tools"]}
+    assert set(DEMO_TOOLS) <= set(tools)
+    for name, support in DEMO_TOOLS.items():
+        assert tools[name]["execution"]["taskSupport"] == support, name
+        assert tools[name]["description"], name
+    assert "task" not in tools["count_to"]["inputSchema"]["properties"]
+    assert tools["count_primes"]["inputSchema"]["properties"]["below"]["maximum"] == 50_000_000
+    assert status == 0, stderr
+    assert stderr[:3] == ["listening on stdio", f"database {db}", f"schema revision {head_revision()}"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_serve_an_app_file_over_http_until_a_signal(tmp_path: Path, signum: signal.Signals) -> None:
+    (tmp_path / "myapp.py").write_text(
+        "from mcptasks import TaskServer\n"
+        "server = TaskServer('from-a-file')\n"
+        "@server.tool()\n"
+        "async def ping() -> str:\n"
+        "    return 'pong'\n"
+    )
+    port = free_port()
+    db = tmp_path / "http.db"
+
+    with serving("myapp.py:server", "--port", str(port), "--db", str(db), cwd=tmp_path) as served:
+        banner = [served.stdout.next() for _ in range(3)]
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/mcp",
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": PROTOCOL_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "test_cli", "version": "0"},
+                },
+            },
+            headers={"Accept": "application/json, text/event-stream"},
+            timeout=LINE_TIMEOUT_S,
+        )
+        served.process.send_signal(signum)
+        status = served.process.wait(timeout=STOP_TIMEOUT_S)
+
+    assert banner == [
+        f"listening on http://127.0.0.1:{port}/mcp",
+        f"database {db}",
+        f"schema revision {head_revision()}",
+    ]
+    assert answer.status_code == 200
+    assert "from-a-file" in answer.text
+    assert status == 0
+
+
+# -- tasks ----------------------------------------------------------------------------------------
+
+
+def test_tasks_list_json_on_an_empty_database_is_an_empty_array(tmp_path: Path) -> None:
+    db = upgraded_db(tmp_path)
+
+    as_json = run_cli("tasks", "list", "--json", "--db", str(db), cwd=tmp_path)
+    as_table = run_cli("tasks", "list", "--db", str(db), cwd=tmp_path)
+
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == []
+    assert as_json.stdout.strip() == "[]"
+    assert as_table.returncode == 0
+    assert as_table.stdout == ""
+    assert as_table.stderr == "no tasks\n"
+
+
+def test_tasks_show_an_unknown_id_exits_1(tmp_path: Path) -> None:
+    db = upgraded_db(tmp_path)
+
+    done = run_cli("tasks", "show", "nope", "--db", str(db), cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == "mcptasks: error: no task with id 'nope'\n"
+
+
+def test_tasks_commands_refuse_an_unmigrated_database_and_name_the_fix(tmp_path: Path) -> None:
+    db = tmp_path / "plain.db"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE TABLE unrelated (x INTEGER)")
+    missing = tmp_path / "typo.db"
+
+    unmigrated = run_cli("tasks", "list", "--db", str(db), cwd=tmp_path)
+    absent = run_cli("tasks", "show", "x", "--db", str(missing), cwd=tmp_path)
+
+    assert unmigrated.returncode == 1
+    assert f"the database {db} has no mcptasks schema" in unmigrated.stderr
+    assert "run `mcptasks db upgrade`" in unmigrated.stderr
+    assert absent.returncode == 1
+    assert f"no database at {missing}" in absent.stderr
+    assert not missing.exists(), "a read-only command must not create the file"
+
+
+async def _store_two_tasks(db: Path) -> tuple[str, str]:
+    """Write a completed task (principal alice) and a failed one (a session); return their ids."""
+    store = Store(create_engines(database_url(str(db))))
+    await store.open()
+    try:
+        now = utcnow()
+        ids = []
+        for owner, tool, outcome in (
+            (
+                Owner.principal("https://issuer.example", "alice", "app-1"),
+                "count_to",
+                Completed(result={"content": [{"type": "text", "text": "counted to 3"}], "isError": False}),
+            ),
+            (
+                Owner.session("session-1"),
+                "always_fails",
+                Failed(
+                    error=ErrorInfo(code=-32603, message="Tool execution failed"), status_message="crashed"
+                ),
+            ),
+        ):
+            record = TaskRecord.new(
+                owner=owner,
+                wire="2025-11-25",
+                tool_name=tool,
+                arguments={"n": 3},
+                ttl_ms=60_000,
+                poll_interval_ms=1000,
+                now=now,
+            ).evolve(attempt=1, lease_node="node-test", lease_expires_at=now + timedelta(minutes=1))
+            await store.create_task(record, node="node-test")
+            finished = await store.finish_task(record.task_id, 1, "node-test", outcome, now)
+            assert finished is not None
+            ids.append(record.task_id)
+        return ids[0], ids[1]
+    finally:
+        await store.close()
+
+
+async def test_tasks_list_and_show_render_stored_tasks(tmp_path: Path) -> None:
+    db = upgraded_db(tmp_path)
+    completed_id, failed_id = await _store_two_tasks(db)
+
+    table = run_cli("tasks", "list", "--db", str(db), cwd=tmp_path)
+    failed_only = run_cli("tasks", "list", "--status", "failed", "--json", "--db", str(db), cwd=tmp_path)
+    by_owner = run_cli("tasks", "list", "--owner", "alice", "--json", "--db", str(db), cwd=tmp_path)
+    shown = run_cli("tasks", "show", completed_id, "--db", str(db), cwd=tmp_path)
+    shown_json = run_cli("tasks", "show", failed_id, "--json", "--db", str(db), cwd=tmp_path)
+
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:3] == ["TASK", "ID", "STATUS"]
+    assert len(rows) == 2
+    assert any(completed_id in row and "completed" in row and "alice" in row for row in rows)
+    assert any(
+        failed_id in row and "failed" in row and "session:" in row and "crashed" in row for row in rows
+    )
+
+    assert [task["task_id"] for task in json.loads(failed_only.stdout)] == [failed_id]
+    assert [task["task_id"] for task in json.loads(by_owner.stdout)] == [completed_id]
+
+    assert shown.returncode == 0, shown.stderr
+    assert f"task            {completed_id}" in shown.stdout
+    assert "completed (attempt 1)" in shown.stdout
+    assert "principal subject=alice client=app-1 issuer=https://issuer.example" in shown.stdout
+    assert "counted to 3" in shown.stdout
+    assert "(created) -> working" in shown.stdout
+    assert "working -> completed" in shown.stdout
+
+    assert shown_json.returncode == 0, shown_json.stderr
+    document = json.loads(shown_json.stdout)
+    assert document["task"]["status"] == "failed"
+    assert document["error"] == {"code": -32603, "message": "Tool execution failed"}
+    assert [(e["from_status"], e["to_status"]) for e in document["events"]] == [
+        (None, "working"),
+        ("working", "failed"),
+    ]
+    assert document["input_requests"] == []
