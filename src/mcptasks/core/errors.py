@@ -6,6 +6,7 @@
     │   ├── InvalidParams         a request parameter is malformed (names the field)
     │   ├── InvalidTaskState      the task's status forbids the request (e.g. cancel when terminal)
     │   ├── ToolNotFound          tools/call names no tool
+    │   ├── ServerStopping        a task was requested while the server shuts down
     │   └── TaskSupportMismatch   task requested for a forbidden tool, or missing for a required one
     ├── TaskCancelled             raised inside a tool by `TaskContext.check_cancelled()`
     ├── LeaseLost                 internal: a worker's fenced write matched nothing
@@ -96,6 +97,12 @@ class ToolNotFound(TaskError):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"Unknown tool: {name}", data={"name": name})
+
+
+class ServerStopping(TaskError):
+    """The server is stopping and starts no new tasks; try again shortly"""
+
+    code = ErrorCode.INTERNAL_ERROR
 
 
 class TaskSupportMismatch(TaskError):

@@ -114,7 +114,10 @@ class Executor:
             self._side_tasks.append(asyncio.create_task(loop(), name=f"mcptasks.{name}"))
 
     async def stop(self) -> None:
-        """Stop claiming, give running tools the shutdown grace, then cancel and fail the rest."""
+        """Stop claiming, give running tools the shutdown grace, then cancel and fail the rest.
+
+        Idempotent: a second call waits for nothing new.
+        """
         self._stopping = True
         for side in self._side_tasks:
             side.cancel()
@@ -134,6 +137,11 @@ class Executor:
                     running.task.cancel()
             if still:
                 await asyncio.wait(still)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop()` was called: no new task may start."""
+        return self._stopping
 
     @property
     def running_task_ids(self) -> frozenset[str]:

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from mcptasks.core.errors import InvalidParams, InvalidTaskState, TaskNotFound
+from mcptasks.core.errors import InvalidParams, InvalidTaskState, ServerStopping, TaskNotFound
 from mcptasks.core.model import TaskRecord, TaskResult, Wire, utcnow
 from mcptasks.core.owner import Owner
 from mcptasks.runtime.bus import TaskBus
@@ -61,8 +61,11 @@ class TaskManager:
 
         `requested_ttl_ms` is the client's `task.ttl` (2025-11-25) or None; the granted ttl is the
         default or the request capped at the maximum. Returns the committed record.
+        Raises: ServerStopping once the server began to stop.
         Spec: 2025-11-25 tasks "Creating Tasks"; SEP-2663 "Task Creation" (durable before answer).
         """
+        if self.executor.stopping:
+            raise ServerStopping()
         now = utcnow()
         record = TaskRecord.new(
             owner=owner,

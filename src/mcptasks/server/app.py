@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,9 @@ from mcptasks.store.store import Store
 logger = logging.getLogger("mcptasks.server")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: How long open HTTP connections may take to close once the server stops, in seconds.
+HTTP_CLOSE_GRACE_S = 3
 
 #: How long a stop waits for the stdio transport to wind down, in seconds.
 STDIO_STOP_WAIT_S = 1.0
@@ -321,17 +325,32 @@ class TaskServer:
     async def run_http_async(self, *, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp") -> None:
         """Serve Streamable HTTP on `http://host:port/path` until `request_stop()` is called.
 
-        Signals are the caller's (the CLI maps SIGINT/SIGTERM to `request_stop()`): uvicorn's own
-        handlers would re-raise the signal before running tasks get their shutdown grace.
+        A stop first stops the executor (running tools get the shutdown grace, then are failed as
+        interrupted, which also answers every pending `tasks/result`), then asks uvicorn to exit,
+        closing open streams and giving other connections `HTTP_CLOSE_GRACE_S`. Signals are the
+        caller's (the CLI maps SIGINT/SIGTERM to `request_stop()`): uvicorn's own handlers would
+        re-raise the signal before running tasks get their grace.
+        Raises: ConfigurationError when the address cannot be bound.
         """
         async with self.lifespan():
             config = uvicorn.Config(
-                self.streamable_http_app(host=host, path=path), host=host, port=port, log_level="warning"
+                self.streamable_http_app(host=host, path=path),
+                host=host,
+                port=port,
+                log_level="warning",
+                timeout_graceful_shutdown=HTTP_CLOSE_GRACE_S,
             )
             server = uvicorn.Server(config)
             server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign, assignment]
-            watcher = asyncio.ensure_future(self._stop_requested.wait())
-            watcher.add_done_callback(lambda _: setattr(server, "should_exit", True))
+
+            async def stop_when_requested() -> None:
+                await self._stop_requested.wait()
+                if self._executor is not None:
+                    await self._executor.stop()
+                # handle_exit (not just should_exit) also ends SSE streams, which watch for it.
+                server.handle_exit(signal.SIGTERM, None)
+
+            watcher = asyncio.ensure_future(stop_when_requested())
             try:
                 try:
                     await server.serve()
@@ -341,6 +360,8 @@ class TaskServer:
                     raise ConfigurationError(f"could not listen on http://{host}:{port}{path}")
             finally:
                 watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
 
 
 __all__ = ["ConfigurationError", "ServerState", "Settings", "TaskServer"]

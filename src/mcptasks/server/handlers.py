@@ -1,7 +1,8 @@
 """The `tasks/*` methods of both wires, bound by name in `METHODS` (grep the spec name to land here).
 
 Each handler checks, in this order (protocol reference, Appendix 2): the method exists at the
-request's version (bound with `protocol_versions`, else -32601); on 2026-07-28 the client declared
+request's version (bound with `protocol_versions`, else -32601); on 2026-07-28 over HTTP the
+`Mcp-Name` header names the task (-32020); on 2026-07-28 the client declared
 the extension on this request (-32021); the params are valid (-32602 naming the field); the task
 exists and belongs to the caller (-32602 "Task not found", the same for both); then the state
 rules of the wire.
@@ -20,6 +21,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcptasks.core.status import TaskStatus
 from mcptasks.server.owner import request_owner
+from mcptasks.server.workarounds import check_task_name_header
 from mcptasks.wire import sep2663, v2025_11_25
 from mcptasks.wire.params import parse_params
 
@@ -42,6 +44,7 @@ def _is_modern(ctx: Ctx) -> bool:
 async def tasks_get(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
     """`tasks/get`: the Task (2025-11-25) or the DetailedTask with result/error inlined (SEP-2663)."""
     if _is_modern(ctx):
+        check_task_name_header(ctx)
         require_client_extension(ctx, sep2663.EXTENSION_ID)
         params = parse_params(sep2663.TaskIdParams, ctx.params)
         record, outcome = await runtime.manager.get_with_result(
@@ -89,6 +92,7 @@ async def tasks_list(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
 async def tasks_cancel(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
     """`tasks/cancel`: cancelled before the answer; 2025-11-25 rejects terminal tasks, SEP-2663 acks."""
     if _is_modern(ctx):
+        check_task_name_header(ctx)
         require_client_extension(ctx, sep2663.EXTENSION_ID)
         params = parse_params(sep2663.TaskIdParams, ctx.params)
         await runtime.manager.cancel(
@@ -107,6 +111,7 @@ async def tasks_update(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
 
     A task in this release never waits for input, so no key is ever outstanding.
     """
+    check_task_name_header(ctx)
     require_client_extension(ctx, sep2663.EXTENSION_ID)
     params = parse_params(sep2663.UpdateParams, ctx.params)
     await runtime.manager.get(request_owner(ctx, runtime.owner_scope), params.task_id)

@@ -19,6 +19,10 @@
 5. `middleware.ErrorGuardMiddleware`: on the legacy loop a handler exception that is not an
    `MCPError` reaches the wire as `{"code": 0, "message": str(exc)}` (SDK TODO "L58"); the guard
    answers `-32603 Internal error` and logs the detail instead.
+6. `check_task_name_header`: SEP-2663 requires `Mcp-Name: <taskId>` on `tasks/get|update|cancel`
+   over Streamable HTTP (SEP-2243 routing headers), but the SDK's `NAME_BEARING_METHODS` lists only
+   `tools/call`, `prompts/get` and `resources/read`; the unreleased SEP-2663 branch of python-sdk
+   (PR #3005) adds `tasks/*`. Until then the `tasks/*` handlers check it themselves.
 """
 
 from __future__ import annotations
@@ -27,9 +31,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.connection import Connection
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.session import ServerSession
+from mcp.shared.exceptions import MCPError
+from mcp.shared.inbound import decode_header_value
+from mcp_types import HEADER_MISMATCH
 
 
 def connection_of(session: ServerSession) -> Connection:
@@ -55,3 +63,23 @@ def add_prebuilt_tool(mcp: MCPServer[Any], tool: Tool) -> None:
     if manager.get_tool(tool.name) is not None:
         raise ValueError(f"a tool named {tool.name!r} is already registered")
     manager._tools[tool.name] = tool
+
+
+def check_task_name_header(ctx: ServerRequestContext[Any, Any]) -> None:
+    """On Streamable HTTP, require `Mcp-Name` to equal `params.taskId` (workaround 6).
+
+    Raises: MCPError -32020 (HeaderMismatch; HTTP 400) when it is missing or different.
+    Spec: SEP-2663 "Streamable HTTP: Routing Headers"; 2026-07-28 transports (SEP-2243).
+    """
+    request = ctx.request
+    headers = getattr(request, "headers", None)
+    if headers is None:
+        return  # stdio and in-process transports carry no headers
+    task_id = (ctx.params or {}).get("taskId")
+    if not isinstance(task_id, str) or not task_id:
+        return  # a malformed taskId is the params check's to report (-32602 naming it)
+    if decode_header_value(headers.get("mcp-name")) != task_id:
+        raise MCPError(
+            code=HEADER_MISMATCH,
+            message="Mcp-Name header does not match the request body's 'taskId' parameter",
+        )

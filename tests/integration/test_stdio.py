@@ -1,0 +1,191 @@
+"""Tasks over stdio (newline-delimited JSON-RPC on a server subprocess's stdin/stdout).
+
+The connection is the session on stdio: its tasks belong to it, and a second process on the same
+database file (a second connection) cannot see them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from support.clients import RELATED_TASK, TASKS_EXTENSION, ModernStdio, StdioClient
+from support.db import task_rows
+from support.polling import wait_counter_at_least, wait_counter_stopped, wait_status
+from support.process import RUNNER, server_config
+
+pytestmark = pytest.mark.slow
+
+INTERRUPTED = "Task interrupted: the server stopped while it was running"
+#: A graceful stop takes the shutdown grace (1 s) plus the hard cancel; far less than this.
+STOP_LIMIT_S = 6.0
+
+StdioFactory = Callable[..., Awaitable[StdioClient]]
+
+
+@pytest.fixture
+async def stdio_server(tmp_path: Path) -> AsyncIterator[StdioFactory]:
+    """Start stdio server processes on `tmp_path/tasks.db` (`await stdio_server()`); all stopped after."""
+    clients: list[StdioClient] = []
+
+    async def start(db: Path | None = None) -> StdioClient:
+        log = tmp_path / f"stdio-{len(clients)}.log"
+        client = await StdioClient.start(RUNNER, server_config(db or tmp_path / "tasks.db"), log)
+        clients.append(client)
+        return client
+
+    try:
+        yield start
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+async def test_core_flow_on_2025_11_25(stdio_server: StdioFactory, tmp_path: Path) -> None:
+    client = await stdio_server()
+    init = await client.initialize()
+    assert init["protocolVersion"] == "2025-11-25"
+    assert init["capabilities"]["tasks"] == {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
+    tools = {t["name"]: t for t in (await client.call("tools/list", {}))["tools"]}
+    assert tools["req_tool"]["execution"]["taskSupport"] == "required"
+
+    created = await client.call(
+        "tools/call",
+        {
+            "name": "slow",
+            "arguments": {"steps": 4, "delay_ms": 30},
+            "task": {"ttl": 60_000},
+            "_meta": {"progressToken": 77},
+        },
+    )
+    task = created["task"]
+    task_id = task["taskId"]
+    assert task["status"] == "working"
+    assert task["ttl"] == 60_000
+    assert (await client.call("tasks/get", {"taskId": task_id}))["taskId"] == task_id
+
+    # tasks/result blocks until the task is done and answers the tool's result.
+    result = await client.call("tasks/result", {"taskId": task_id})
+    assert result["content"] == [{"type": "text", "text": "counted to 4"}]
+    assert result["_meta"][RELATED_TASK] == {"taskId": task_id}
+
+    # Progress (original token, related-task _meta) and the status change arrived on the pipe.
+    status = await client.notifications.wait_for(
+        "notifications/tasks/status", lambda p: p.get("taskId") == task_id and p["status"] == "completed"
+    )
+    assert status["params"]["ttl"] == 60_000
+    await client.notifications.wait_for("notifications/progress", lambda p: p.get("progress") == 4)
+    progress = client.notifications.matching("notifications/progress")
+    assert [p["params"]["progress"] for p in progress] == [1, 2, 3, 4]
+    for report in progress:
+        assert report["params"]["progressToken"] == 77
+        assert report["params"]["_meta"][RELATED_TASK] == {"taskId": task_id}
+
+    # Cancel a running task: cancelled at once, and the tool stops.
+    marker = tmp_path / "counter"
+    running = (
+        await client.call(
+            "tools/call",
+            {"name": "slow", "arguments": {"steps": 400, "delay_ms": 50, "marker": str(marker)}, "task": {}},
+        )
+    )["task"]["taskId"]
+    await wait_counter_at_least(marker, 2)
+    cancelled = await client.call("tasks/cancel", {"taskId": running})
+    assert cancelled["status"] == "cancelled"
+    assert await wait_counter_stopped(marker) < 400
+    assert (await client.request("tasks/cancel", {"taskId": running})).error["code"] == -32602
+    await client.notifications.wait_for(
+        "notifications/tasks/status", lambda p: p.get("taskId") == running and p["status"] == "cancelled"
+    )
+
+    listed = [t["taskId"] for t in (await client.call("tasks/list", {}))["tasks"]]
+    assert listed == [running, task_id]
+
+
+async def test_2026_07_28_envelope_over_stdio(stdio_server: StdioFactory) -> None:
+    client = ModernStdio(await stdio_server())
+    discovered = await client.call("server/discover", {})
+    assert discovered["capabilities"]["extensions"][TASKS_EXTENSION] == {}
+    created = await client.call("tools/call", {"name": "echo", "arguments": {"text": "piped"}})
+    assert created["resultType"] == "task"
+    task_id = created["taskId"]
+    done = await wait_status(client, task_id, "completed")
+    assert done["resultType"] == "complete"
+    assert done["result"]["content"] == [{"type": "text", "text": "echo: piped"}]
+    gated = await client.request("tasks/get", {"taskId": task_id}, declare=False)
+    assert gated.error["code"] == -32021
+    plain = await client.call("tools/call", {"name": "echo", "arguments": {"text": "x"}}, declare=False)
+    assert plain["resultType"] == "complete"
+    assert plain["content"] == [{"type": "text", "text": "echo: x"}]
+
+
+async def test_a_second_connection_cannot_see_the_first_ones_tasks(
+    stdio_server: StdioFactory, tmp_path: Path
+) -> None:
+    first = await stdio_server()
+    await first.initialize()
+    gate = tmp_path / "gate"
+    done_id = (await first.call("tools/call", {"name": "echo", "arguments": {"text": "1"}, "task": {}}))[
+        "task"
+    ]["taskId"]
+    await wait_status(first, done_id, "completed")
+    running_id = (
+        await first.call("tools/call", {"name": "gate", "arguments": {"path": str(gate)}, "task": {}})
+    )["task"]["taskId"]
+
+    second = await stdio_server()
+    await second.initialize()
+    for task_id in (done_id, running_id):
+        for method in ("tasks/get", "tasks/result", "tasks/cancel"):
+            reply = await second.request(method, {"taskId": task_id})
+            assert reply.error == {"code": -32602, "message": "Task not found"}, (method, reply.message)
+    assert (await second.call("tasks/list", {}))["tasks"] == []
+
+    # The first connection still owns both, unaffected.
+    assert (await first.call("tasks/get", {"taskId": running_id}))["status"] == "working"
+    gate.write_text("ok")
+    assert (await first.call("tasks/result", {"taskId": running_id}))["content"][0]["text"] == "released: ok"
+    assert {t["taskId"] for t in (await first.call("tasks/list", {}))["tasks"]} == {done_id, running_id}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_signal_stops_the_process_and_fails_running_tasks(
+    stdio_server: StdioFactory, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Ctrl-C / SIGTERM of a stdio server whose client keeps stdin open (as a terminal does)."""
+    db = tmp_path / "tasks.db"
+    marker = tmp_path / "counter"
+    client = await stdio_server(db)
+    await client.initialize()
+    task_id = (
+        await client.call(
+            "tools/call",
+            {
+                "name": "slow",
+                "arguments": {"steps": 10_000, "delay_ms": 50, "marker": str(marker)},
+                "task": {},
+            },
+        )
+    )["task"]["taskId"]
+    await wait_counter_at_least(marker, 2)
+
+    started = time.monotonic()
+    client.process.send_signal(signum)
+    try:
+        code: int | None = await asyncio.wait_for(client.process.wait(), STOP_LIMIT_S)
+    except TimeoutError:
+        code = None
+    elapsed = time.monotonic() - started
+    stored = task_rows(db, task_id)[task_id]
+    assert code == 0, (
+        f"{signum.name} did not end the stdio server within {STOP_LIMIT_S}s (exit code {code}); "
+        f"the task was meanwhile {stored['status']!r} ({stored['status_message']!r})"
+    )
+    assert elapsed < STOP_LIMIT_S
+    assert stored["status"] == "failed"
+    assert stored["status_message"] == INTERRUPTED

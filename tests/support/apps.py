@@ -1,0 +1,111 @@
+"""The app the integration tests serve: a `TaskServer` named `server` with one tool per behaviour.
+
+Tools that run for a while advance a counter file (`marker`) at every step, so a test can observe
+from outside the process whether the tool is still running. `gate` blocks until a file exists, so a
+test decides exactly when it finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
+
+from mcptasks import TaskContext, TaskServer
+
+#: The secret text the crashing tool raises; it must never reach the wire.
+SECRET = "secret-db-password-hunter2"
+#: The JSON-RPC error `rpc_error` raises.
+RPC_ERROR_CODE = -32042
+RPC_ERROR_MESSAGE = "boom: the upstream API refused"
+RPC_ERROR_DATA = {"retryAfter": 7}
+#: The text of the deliberate tool error of `tool_error`.
+TOOL_ERROR_TEXT = "the tool said no"
+
+server = TaskServer("mcptasks-integration-tests", version="0.0.1")
+
+
+def _bump(marker: str, value: int) -> None:
+    if marker:
+        Path(marker).write_text(str(value))
+
+
+@server.tool(task_support="optional")
+async def echo(text: str) -> str:
+    """Return `text` at once."""
+    return f"echo: {text}"
+
+
+@server.tool(task_support="optional")
+async def quick(n: int) -> str:
+    """Return at once (for listing many tasks)."""
+    return f"quick {n}"
+
+
+@server.tool(task_support="optional")
+async def slow(steps: int, delay_ms: int, task: TaskContext, marker: str = "") -> str:
+    """Count to `steps`, sleeping `delay_ms` per step; writes the count to `marker`; reports progress."""
+    for i in range(1, steps + 1):
+        task.check_cancelled()
+        _bump(marker, i)
+        await task.report_progress(i, total=steps, message=f"step {i}")
+        await asyncio.sleep(delay_ms / 1000)
+    return f"counted to {steps}"
+
+
+@server.tool(task_support="optional")
+async def gate(path: str, task: TaskContext) -> str:
+    """Wait until the file `path` exists, then return its content."""
+    gate_file = Path(path)
+    while not await asyncio.to_thread(gate_file.exists):
+        task.check_cancelled()
+        await asyncio.sleep(0.02)
+    return f"released: {await asyncio.to_thread(gate_file.read_text)}"
+
+
+@server.tool(task_support="optional")
+async def stubborn(marker: str, task: TaskContext) -> str:
+    """Ignore cancellation: advance `marker` every 50 ms forever (only a hard cancel stops it)."""
+    i = 0
+    while True:
+        i += 1
+        _bump(marker, i)
+        await asyncio.sleep(0.05)
+
+
+@server.tool(task_support="required")
+async def req_tool(text: str = "") -> str:
+    """Only runs as a task."""
+    return f"required: {text}"
+
+
+@server.tool(task_support="forbidden")
+async def forb_tool(text: str = "") -> str:
+    """Never runs as a task."""
+    return f"forbidden: {text}"
+
+
+@server.tool(task_support="optional")
+async def crash(task: TaskContext) -> str:
+    """Raise an unexpected exception whose text is a secret."""
+    raise RuntimeError(f"{SECRET}: connection to postgres://admin:{SECRET}@db failed")
+
+
+@server.tool(task_support="optional")
+async def rpc_error() -> str:
+    """Raise a JSON-RPC error."""
+    raise MCPError(code=RPC_ERROR_CODE, message=RPC_ERROR_MESSAGE, data=RPC_ERROR_DATA)
+
+
+@server.tool(task_support="optional")
+async def tool_error() -> str:
+    """Fail deliberately: an `isError` result."""
+    raise ToolError(TOOL_ERROR_TEXT)
+
+
+@server.mcp.tool()
+async def plain_tool(text: str = "") -> str:
+    """A tool registered on the SDK server directly: no `execution.taskSupport` (forbidden)."""
+    return f"plain: {text}"
