@@ -40,6 +40,7 @@ from mcptasks import __version__
 from mcptasks.core.errors import MCPTasksError
 from mcptasks.core.model import TaskEvent, TaskRecord, TaskResult, as_utc
 from mcptasks.core.status import TaskStatus
+from mcptasks.runtime.options import DEFAULT_POLL_INTERVAL_MS, DEFAULT_TTL_MS, MAX_TTL_MS, Retention
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -226,6 +227,30 @@ def build_parser() -> argparse.ArgumentParser:
         env="NO_MIGRATE",
         action=_Flag,
         help="do not migrate the database at start-up; refuse to start unless it is at the newest revision",
+    )
+    _add(
+        serve,
+        "--default-ttl-ms",
+        env="DEFAULT_TTL_MS",
+        default=DEFAULT_TTL_MS,
+        type=_int_between(1, 2**53 - 1),
+        help="ttl of a task whose client asks for none, in ms",
+    )
+    _add(
+        serve,
+        "--max-ttl-ms",
+        env="MAX_TTL_MS",
+        default=MAX_TTL_MS,
+        type=_int_between(1, 2**53 - 1),
+        help="largest ttl a client may ask for, in ms (larger requests are capped)",
+    )
+    _add(
+        serve,
+        "--poll-interval-ms",
+        env="POLL_INTERVAL_MS",
+        default=DEFAULT_POLL_INTERVAL_MS,
+        type=_int_between(1, 86_400_000),
+        help="polling interval suggested to clients, in ms",
     )
     serve.set_defaults(handler=_cmd_serve, subparser=serve)
 
@@ -438,7 +463,14 @@ def _http_url(host: str, port: int) -> str:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     server = load_app(DEMO_APP if args.demo else args.app)
-    server.configure(db=args.db, migrate=not args.no_migrate)
+    if int(args.default_ttl_ms) > int(args.max_ttl_ms):
+        raise CLIError("--default-ttl-ms must not exceed --max-ttl-ms")
+    retention = Retention(
+        default_ttl_ms=int(args.default_ttl_ms),
+        max_ttl_ms=int(args.max_ttl_ms),
+        poll_interval_ms=int(args.poll_interval_ms),
+    )
+    server.configure(db=args.db, migrate=not args.no_migrate, retention=retention)
     try:
         return asyncio.run(_serve(server, args))
     except asyncio.CancelledError:  # a second SIGINT/SIGTERM: stopped without the shutdown grace

@@ -566,3 +566,46 @@ async def test_tasks_list_and_show_render_stored_tasks(tmp_path: Path) -> None:
         ("working", "failed"),
     ]
     assert document["input_requests"] == []
+
+
+@pytest.mark.slow
+def test_serve_ttl_options_set_the_default_cap_and_poll_interval(tmp_path: Path) -> None:
+    db = tmp_path / "ttl.db"
+    options = ("--default-ttl-ms", "120000", "--max-ttl-ms", "300000", "--poll-interval-ms", "250")
+    with serving("--demo", "--transport", "stdio", "--db", str(db), *options, cwd=tmp_path) as served:
+        served.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": PROTOCOL_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "t"},
+                },
+            }
+        )
+        served.response(1)
+        served.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        call = {"name": "quick_add", "arguments": {"a": 1, "b": 2}}
+        served.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {**call, "task": {}}})
+        defaulted = served.response(2)["result"]["task"]
+        served.send(
+            {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {**call, "task": {"ttl": 10**9}}}
+        )
+        capped = served.response(3)["result"]["task"]
+        assert served.process.stdin is not None
+        served.process.stdin.close()
+        served.process.wait(timeout=STOP_TIMEOUT_S)
+
+    assert (defaulted["ttl"], defaulted["pollInterval"]) == (120000, 250)
+    assert capped["ttl"] == 300000
+
+
+def test_serve_refuses_a_default_ttl_above_the_cap(tmp_path: Path) -> None:
+    done = run_cli("serve", "--demo", "--default-ttl-ms", "10", "--max-ttl-ms", "5", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "mcptasks: error: --default-ttl-ms must not exceed --max-ttl-ms"
+    ]
+    assert not (tmp_path / "mcptasks.db").exists()
