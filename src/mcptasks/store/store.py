@@ -8,6 +8,7 @@ write goes through the group-commit writer; on PostgreSQL through the pool.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,6 +75,25 @@ def _result_from_row(row: Mapping[str, Any]) -> TaskResult | None:
     return TaskResult(
         result=row["result"],
         error=None if row["error"] is None else ErrorInfo.from_json(row["error"]),
+    )
+
+
+async def _fail_system(
+    conn: AsyncConnection, statement: Any, record: TaskRecord, error: ErrorInfo, now: datetime
+) -> TaskRecord | None:
+    """Run a system failure's compare-and-set `statement` (recovery, expiry) and, if it matched,
+    store `error` and the history row. `record` carries the new message (and ttl) already."""
+    changed = await conn.execute(statement)
+    if changed.rowcount != 1:
+        return None
+    await conn.execute(queries.insert_result(record.task_id, None, error.to_json(), now))
+    await conn.execute(
+        queries.insert_event(
+            record.task_id, record.status, TaskStatus.FAILED, now, record.status_message, record.attempt, None
+        )
+    )
+    return record.evolve(
+        status=TaskStatus.FAILED, last_updated_at=now, lease_node=None, lease_expires_at=None
     )
 
 
@@ -314,77 +334,35 @@ class Store:
 
     async def fail_unleased(self, record: TaskRecord, message: str, now: datetime) -> TaskRecord | None:
         """Fail an active task whose lease ran out, with `message`; None if someone moved it first."""
-        error = ErrorInfo(code=-32603, message=message)
-
-        async def op(conn: AsyncConnection) -> TaskRecord | None:
-            changed = await conn.execute(
-                queries.fail_unleased(record.task_id, record.attempt, record.status, message, now)
-            )
-            if changed.rowcount != 1:
-                return None
-            await conn.execute(queries.insert_result(record.task_id, None, error.to_json(), now))
-            await conn.execute(
-                queries.insert_event(
-                    record.task_id, record.status, TaskStatus.FAILED, now, message, record.attempt, None
-                )
-            )
-            return record.evolve(
-                status=TaskStatus.FAILED,
-                status_message=message,
-                last_updated_at=now,
-                lease_node=None,
-                lease_expires_at=None,
-            )
-
-        return await self._write(op)
+        statement = queries.fail_unleased(record.task_id, record.attempt, record.status, message, now)
+        failed = record.evolve(status_message=message)
+        return await self._write(
+            lambda conn: _fail_system(conn, statement, failed, ErrorInfo(-32603, message), now)
+        )
 
     async def fail_expired(self, now: datetime, keep_for: timedelta, limit: int) -> list[TaskRecord]:
         """Fail active tasks whose ttl ran out; keep each readable for `keep_for` before deletion.
 
+        The task's `ttl_ms` grows to cover the extra time, so the reported ttl stays honest.
         Spec: DESIGN §7 (ttl never silently deletes running work); SEP-2663 "Task Polling" (after
-        the ttl the server MAY mark the task failed).
+        the ttl the server MAY mark the task failed; `ttlMs` MAY change).
         """
         candidates = [
             record_from_row(row) for row in await self._read_all(queries.expired_active(now, limit))
         ]
+        keep_until = now + keep_for
         failed: list[TaskRecord] = []
         for record in candidates:
-            ttl_ms = record.ttl_ms or 0
-            message = f"Task expired: its ttl of {ttl_ms} ms ran out before it finished"
-            keep_until = now + keep_for
+            message = f"Task expired: its ttl of {record.ttl_ms or 0} ms ran out before it finished"
             new_ttl_ms = int((keep_until - record.created_at).total_seconds() * 1000)
+            statement = queries.fail_expired(
+                record.task_id, record.status, message, now, keep_until, new_ttl_ms
+            )
+            expired = record.evolve(status_message=message, expires_at=keep_until, ttl_ms=new_ttl_ms)
             error = ErrorInfo(code=-32603, message="Task expired")
-
-            async def op(
-                conn: AsyncConnection,
-                record: TaskRecord = record,
-                message: str = message,
-                keep_until: datetime = keep_until,
-                new_ttl_ms: int = new_ttl_ms,
-                error: ErrorInfo = error,
-            ) -> TaskRecord | None:
-                changed = await conn.execute(
-                    queries.fail_expired(record.task_id, record.status, message, now, keep_until, new_ttl_ms)
-                )
-                if changed.rowcount != 1:
-                    return None
-                await conn.execute(queries.insert_result(record.task_id, None, error.to_json(), now))
-                await conn.execute(
-                    queries.insert_event(
-                        record.task_id, record.status, TaskStatus.FAILED, now, message, record.attempt, None
-                    )
-                )
-                return record.evolve(
-                    status=TaskStatus.FAILED,
-                    status_message=message,
-                    last_updated_at=now,
-                    expires_at=keep_until,
-                    ttl_ms=new_ttl_ms,
-                    lease_node=None,
-                    lease_expires_at=None,
-                )
-
-            moved = await self._write(op)
+            moved = await self._write(
+                functools.partial(_fail_system, statement=statement, record=expired, error=error, now=now)
+            )
             if moved is not None:
                 failed.append(moved)
         return failed

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from mcptasks.core.errors import InvalidParams
-from mcptasks.core.model import as_utc
+from mcptasks.core.model import TaskRecord, as_utc
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -34,3 +34,22 @@ def datetime_to_wire(value: datetime) -> str:
     """An ISO 8601 UTC timestamp with millisecond precision and a `Z` suffix."""
     utc = as_utc(value)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def task_fields(record: TaskRecord, *, ttl_key: str, poll_key: str) -> dict[str, Any]:
+    """The fields of a Task common to both wires; the ttl and polling keys differ per wire.
+
+    The ttl key is always present (null = unlimited): it is required-nullable on both wires.
+    """
+    task: dict[str, Any] = {
+        "taskId": record.task_id,
+        "status": record.status.value,
+        "createdAt": datetime_to_wire(record.created_at),
+        "lastUpdatedAt": datetime_to_wire(record.last_updated_at),
+        ttl_key: record.ttl_ms,
+    }
+    if record.status_message is not None:
+        task["statusMessage"] = record.status_message
+    if record.poll_interval_ms is not None:
+        task[poll_key] = record.poll_interval_ms
+    return task

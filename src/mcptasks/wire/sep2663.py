@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from mcptasks.core.model import TaskRecord, TaskResult
 from mcptasks.core.status import TaskStatus
-from mcptasks.wire.params import datetime_to_wire
+from mcptasks.wire.params import task_fields
 
 #: The extension identifier, advertised under `capabilities.extensions`.
 EXTENSION_ID = "io.modelcontextprotocol/tasks"
@@ -38,18 +38,7 @@ class UpdateParams(_Params):
 
 def render_task(record: TaskRecord) -> dict[str, Any]:
     """The SEP-2663 `Task` fields; `ttlMs` is always present (null = unlimited)."""
-    task: dict[str, Any] = {
-        "taskId": record.task_id,
-        "status": record.status.value,
-        "createdAt": datetime_to_wire(record.created_at),
-        "lastUpdatedAt": datetime_to_wire(record.last_updated_at),
-        "ttlMs": record.ttl_ms,
-    }
-    if record.status_message is not None:
-        task["statusMessage"] = record.status_message
-    if record.poll_interval_ms is not None:
-        task["pollIntervalMs"] = record.poll_interval_ms
-    return task
+    return task_fields(record, ttl_key="ttlMs", poll_key="pollIntervalMs")
 
 
 def create_task_result(record: TaskRecord) -> dict[str, Any]:

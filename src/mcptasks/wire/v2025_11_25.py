@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from mcptasks.core.model import TaskRecord
-from mcptasks.wire.params import datetime_to_wire
+from mcptasks.wire.params import task_fields
 
 #: `_meta` key tying a message to a task.
 RELATED_TASK_META_KEY = "io.modelcontextprotocol/related-task"
@@ -50,18 +50,7 @@ class ListParams(_Params):
 
 def render_task(record: TaskRecord) -> dict[str, Any]:
     """The 2025-11-25 `Task` object; `ttl` is always present (null = unlimited)."""
-    task: dict[str, Any] = {
-        "taskId": record.task_id,
-        "status": record.status.value,
-        "createdAt": datetime_to_wire(record.created_at),
-        "lastUpdatedAt": datetime_to_wire(record.last_updated_at),
-        "ttl": record.ttl_ms,
-    }
-    if record.status_message is not None:
-        task["statusMessage"] = record.status_message
-    if record.poll_interval_ms is not None:
-        task["pollInterval"] = record.poll_interval_ms
-    return task
+    return task_fields(record, ttl_key="ttl", poll_key="pollInterval")
 
 
 def create_task_result(record: TaskRecord) -> dict[str, Any]:
