@@ -7,6 +7,7 @@
     │   ├── InvalidTaskState      the task's status forbids the request (e.g. cancel when terminal)
     │   ├── ToolNotFound          tools/call names no tool
     │   ├── ServerStopping        a task was requested while the server shuts down
+    │   ├── InputUnavailable      a tool asked a question the client cannot be asked
     │   └── TaskSupportMismatch   task requested for a forbidden tool, or missing for a required one
     ├── TaskCancelled             raised inside a tool by `TaskContext.check_cancelled()`
     ├── LeaseLost                 internal: a worker's fenced write matched nothing
@@ -103,6 +104,17 @@ class ServerStopping(TaskError):
     """The server is stopping and starts no new tasks; try again shortly"""
 
     code = ErrorCode.INTERNAL_ERROR
+
+
+class InputUnavailable(TaskError):
+    """The client cannot be asked for input"""
+
+    code = ErrorCode.MISSING_REQUIRED_CLIENT_CAPABILITY
+
+    def __init__(self, capability: str, message: str) -> None:
+        super().__init__(message, data={"requiredCapabilities": {capability: {}}})
+        #: The client capability that is missing: "elicitation" or "sampling".
+        self.capability = capability
 
 
 class TaskSupportMismatch(TaskError):

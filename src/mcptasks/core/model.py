@@ -9,13 +9,22 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from mcptasks.core.owner import Owner, OwnerKind
 from mcptasks.core.status import TaskStatus
 
 #: Which wire created the task: it decides how a tool error maps to a status and how it renders.
 Wire = Literal["2025-11-25", "sep-2663"]
+
+#: What happens to a task whose worker stopped (server stop, crash): "fail" it (default), or "rerun"
+#: the tool from its start as the next attempt (answered questions are not asked again).
+RecoveryPolicy = Literal["fail", "rerun"]
+
+#: The server-to-client requests a tool may make mid-task.
+ELICITATION: Final = "elicitation/create"
+SAMPLING: Final = "sampling/createMessage"
+InputMethod = Literal["elicitation/create", "sampling/createMessage"]
 
 #: Whether a tool runs as a task: "optional" (either way), "required" (only as a task), "forbidden" (never).
 TaskSupport = Literal["optional", "required", "forbidden"]
@@ -116,6 +125,8 @@ class TaskRecord:
     poll_interval_ms: int | None = None
     #: The `progressToken` of the creating request (2025-11-25), or None.
     progress_token: str | int | None = None
+    #: Capabilities the creating client declared (`{"elicitation": {...}, ...}`), or None.
+    client_capabilities: JSON | None = None
     #: Node holding the lease, or None when no worker holds it.
     lease_node: str | None = None
     #: When the lease runs out unless renewed (UTC), or None.
@@ -149,6 +160,7 @@ class TaskRecord:
         ttl_ms: int | None,
         poll_interval_ms: int | None,
         progress_token: str | int | None = None,
+        client_capabilities: JSON | None = None,
         now: datetime | None = None,
     ) -> TaskRecord:
         """A new `working` task owned by `owner`, created now."""
@@ -170,6 +182,7 @@ class TaskRecord:
             expires_at=None if ttl_ms is None else created + timedelta(milliseconds=ttl_ms),
             poll_interval_ms=poll_interval_ms,
             progress_token=progress_token,
+            client_capabilities=client_capabilities,
         )
 
 
@@ -194,3 +207,48 @@ class TaskEvent:
     at: datetime
     message: str | None
     attempt: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputRequest:
+    """One row of `task_input_requests`: a question a tool asked, and its answer once given."""
+
+    task_id: str
+    #: Key of the request within its task (`input-1`, `input-2`, ... in the order the tool asks).
+    key: str
+    #: `elicitation/create` or `sampling/createMessage`.
+    method: str
+    #: The request params shown to the client (no `_meta`).
+    params: JSON
+    created_at: datetime
+    #: The client's result (`ElicitResult` / `CreateMessageResult` JSON); None while outstanding.
+    response: JSON | None = None
+    answered_at: datetime | None = None
+
+    @property
+    def outstanding(self) -> bool:
+        """Whether the client has not answered yet."""
+        return self.response is None
+
+
+@dataclass(frozen=True, slots=True)
+class ElicitResult:
+    """The client's answer to `TaskContext.elicit`: what the user did, and what they entered.
+
+    Spec: MCP `ElicitResult` (2025-11-25 and 2026-07-28).
+    """
+
+    #: "accept" (submitted), "decline" (refused) or "cancel" (dismissed).
+    action: Literal["accept", "decline", "cancel"]
+    #: The submitted form content when `action == "accept"`, else None.
+    content: JSON | None = None
+
+    @classmethod
+    def from_json(cls, raw: JSON) -> ElicitResult:
+        """Read a stored `ElicitResult`; an unknown action reads as "cancel"."""
+        action = raw.get("action")
+        content = raw.get("content")
+        return cls(
+            action=action if action in ("accept", "decline", "cancel") else "cancel",
+            content=content if isinstance(content, dict) else None,
+        )

@@ -11,12 +11,13 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from mcptasks.core.model import TaskRecord
+from mcptasks.core.model import InputRequest, TaskRecord
 
 logger = logging.getLogger("mcptasks.runtime")
 
 StatusListener = Callable[[TaskRecord], None]
 ProgressListener = Callable[[TaskRecord, float, float | None, str | None], None]
+InputListener = Callable[[TaskRecord, InputRequest], None]
 
 
 class TaskBus:
@@ -25,6 +26,7 @@ class TaskBus:
     def __init__(self) -> None:
         self._status_listeners: list[StatusListener] = []
         self._progress_listeners: list[ProgressListener] = []
+        self._input_listeners: list[InputListener] = []
         self._changed: dict[str, asyncio.Event] = {}
 
     def on_status(self, listener: StatusListener) -> None:
@@ -35,16 +37,32 @@ class TaskBus:
         """Call `listener(record, progress, total, message)` when a tool reports progress."""
         self._progress_listeners.append(listener)
 
+    def on_input(self, listener: InputListener) -> None:
+        """Call `listener(record, request)` when a tool stores a question for its client."""
+        self._input_listeners.append(listener)
+
     def publish(self, record: TaskRecord) -> None:
         """Announce that `record` was committed."""
-        event = self._changed.pop(record.task_id, None)
-        if event is not None:
-            event.set()
+        self.wake(record.task_id)
         for listener in self._status_listeners:
             try:
                 listener(record)
             except Exception:
                 logger.exception("status listener failed", extra={"action": "publish_status"})
+
+    def wake(self, task_id: str) -> None:
+        """Wake whoever waits on `task_id` (a status change, or answers stored for it)."""
+        event = self._changed.pop(task_id, None)
+        if event is not None:
+            event.set()
+
+    def publish_input(self, record: TaskRecord, request: InputRequest) -> None:
+        """Announce a question a tool asked (2025-11-25 delivers it as a request to the client)."""
+        for listener in self._input_listeners:
+            try:
+                listener(record, request)
+            except Exception:
+                logger.exception("input listener failed", extra={"action": "publish_input"})
 
     def publish_progress(
         self, record: TaskRecord, progress: float, total: float | None, message: str | None

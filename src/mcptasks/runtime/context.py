@@ -8,13 +8,14 @@ channel). A tool never learns which wire the client speaks.
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from typing import Any, Protocol
 
 from mcptasks.core.errors import TaskCancelled
+from mcptasks.core.model import ELICITATION, SAMPLING, ElicitResult, InputMethod
 
 
-class ProgressSink(Protocol):
-    """Where `TaskContext.report_progress` and `set_status_message` go (supplied by the runner)."""
+class TaskSink(Protocol):
+    """Where a `TaskContext` sends progress, status messages and questions (supplied by the runner)."""
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
         """Deliver one progress report."""
@@ -22,6 +23,10 @@ class ProgressSink(Protocol):
 
     async def status_message(self, message: str | None) -> None:
         """Store and announce a new status message."""
+        ...
+
+    async def ask(self, key: str, method: InputMethod, params: dict[str, Any]) -> dict[str, Any]:
+        """Ask the client `method(params)` under `key` and return its result JSON once answered."""
         ...
 
 
@@ -43,11 +48,12 @@ class TaskContext:
     (`asyncio.CancelledError` at its next `await`) after the cancel grace period.
     """
 
-    def __init__(self, task_id: str | None, sink: ProgressSink, *, attempt: int = 0) -> None:
+    def __init__(self, task_id: str | None, sink: TaskSink, *, attempt: int = 0) -> None:
         self._task_id = task_id
         self._sink = sink
         self._attempt = attempt
         self._cancelled = asyncio.Event()
+        self._asked = 0
 
     @property
     def task_id(self) -> str | None:
@@ -93,6 +99,42 @@ class TaskContext:
         A no-op when the tool runs inline without a task (there is no status to show).
         """
         await self._sink.status_message(text)
+
+    async def elicit(self, message: str, requested_schema: dict[str, Any]) -> ElicitResult:
+        """Ask the user a question (a form) and wait, durably, for the answer.
+
+        `requested_schema` is the form's JSON Schema (an object of primitive properties). The
+        request is stored (key `input-N`, N counting this task's questions in the order asked) and
+        the task turns `input_required` until the answer arrives — on 2025-11-25 as the response to
+        an `elicitation/create` request tied to the task, on SEP-2663 through `tasks/update`. Several
+        questions may be outstanding at once (`asyncio.gather`). When the tool runs again after a
+        restart, a question answered before returns its stored answer at once, unasked.
+        Returns the client's `ElicitResult` (`action` accept/decline/cancel, `content`).
+        Raises: InputUnavailable when the client did not declare the elicitation capability;
+        TaskCancelled when the task is cancelled while waiting.
+        Spec: 2025-11-25 tasks "Input Required Status"; SEP-2663 `inputRequests` / `tasks/update`.
+        """
+        params: dict[str, Any] = {"mode": "form", "message": message, "requestedSchema": requested_schema}
+        return ElicitResult.from_json(await self._ask(ELICITATION, params))
+
+    async def create_message(
+        self, messages: list[dict[str, Any]], max_tokens: int, **options: Any
+    ) -> dict[str, Any]:
+        """Ask the client's model for a completion (sampling) and wait, durably, for the result.
+
+        `messages` are `SamplingMessage` JSON objects (`{"role", "content"}`); `options` are further
+        `CreateMessageRequest` params in wire spelling (`systemPrompt`, `temperature`, ...).
+        Returns the client's `CreateMessageResult` JSON. Stored and answered like `elicit`.
+        Raises: InputUnavailable (no sampling capability), TaskCancelled.
+        """
+        params: dict[str, Any] = {"messages": messages, "maxTokens": max_tokens, **options}
+        return await self._ask(SAMPLING, params)
+
+    async def _ask(self, method: InputMethod, params: dict[str, Any]) -> dict[str, Any]:
+        self.check_cancelled()
+        # Assigned before the first await, so concurrent questions get keys in the order asked.
+        self._asked += 1
+        return await self._sink.ask(f"input-{self._asked}", method, params)
 
     def _cancel(self) -> None:
         """Fire the cancellation token (runner use only)."""

@@ -7,7 +7,13 @@ Shaped like procrastinate's worker: one `start()`/`stop()`, named side tasks (`h
   it makes is fenced on that lease and on the task being active (`Store.finish_task`), so a cancel
   racing a completion, or a zombie worker after a restart, cannot overwrite the outcome.
 - A lease that is not renewed means the task was cancelled or taken over: the worker's token fires.
-- Leases that ran out (the process died) are recovered: the task is failed as interrupted.
+- A tool that asks a question (`TaskContext.elicit`) parks its task in `input_required` and waits
+  for the stored answer, woken in-process or by polling the store.
+- Leases that ran out or were released (a stop, a crash) are recovered by the tool's
+  `on_restart` policy: "fail" fails the task as interrupted; "rerun" runs the tool again from its
+  start as the next attempt, where already-answered questions return their stored answers.
+- At stop, a task waiting for input, or whose tool is "rerun", keeps its status and releases its
+  lease, so it is recovered at the next start; any other running task is failed as interrupted.
 - Cancellation fires the tool's token first and cancels it hard after `Leases.cancel_grace_s`.
 - At stop, tools get `Leases.shutdown_grace_s` to finish; the rest are cancelled and failed with a
   `statusMessage` saying a server stop interrupted them.
@@ -25,10 +31,20 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from mcptasks.core.errors import StoreError, TaskCancelled
-from mcptasks.core.model import ErrorInfo, Failed, Outcome, TaskRecord, utcnow
+from mcptasks.core.errors import InputUnavailable, StoreError, TaskCancelled
+from mcptasks.core.model import (
+    ELICITATION,
+    ErrorInfo,
+    Failed,
+    InputMethod,
+    Outcome,
+    RecoveryPolicy,
+    TaskRecord,
+    utcnow,
+)
 from mcptasks.core.status import TaskStatus
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.context import TaskContext
@@ -43,6 +59,26 @@ Invoke = Callable[[TaskContext], Awaitable[Outcome]]
 CRASH_MESSAGE = "Tool execution failed"
 #: statusMessage of a task interrupted by a server stop or by a worker that died.
 INTERRUPTED_MESSAGE = "Task interrupted: the server stopped while it was running"
+#: statusMessage of a parked task whose tool cannot resume ("fail" policy) after a stop.
+INTERRUPTED_WAITING_MESSAGE = (
+    "Task interrupted while waiting for input: the server stopped and this tool cannot resume"
+)
+#: statusMessage of a task whose tool this server no longer serves.
+UNKNOWN_TOOL_MESSAGE = "Task interrupted: its tool is not served any more"
+#: How often a worker waiting for an answer re-reads the store (answers from other replicas), in s.
+INPUT_POLL_S = 1.0
+
+
+class ToolResolver(Protocol):
+    """How the executor finds a task's tool again (recovery after a stop or a crash)."""
+
+    def recovery_policy(self, tool_name: str) -> RecoveryPolicy | None:
+        """The tool's `on_restart` policy; None when no tool of that name is served."""
+        ...
+
+    def invoker(self, record: TaskRecord) -> Invoke:
+        """The `invoke` that runs `record`'s tool with its stored arguments."""
+        ...
 
 
 def new_node_id() -> str:
@@ -57,6 +93,10 @@ class _Running:
     task: asyncio.Task[None] | None = None
     #: Why the runner cancelled the asyncio task hard: "cancelled" or "stopping".
     hard_reason: str | None = None
+    #: How many questions the tool is waiting on right now.
+    waiting_input: int = 0
+    #: Set at stop for a tool that was waiting for input: its task stays parked for the next start.
+    keep_on_stop: bool = False
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
 
@@ -79,6 +119,54 @@ class _TaskSink:
             self._running.record = updated
             self._executor.bus.publish(updated)
 
+    async def ask(self, key: str, method: InputMethod, params: dict[str, Any]) -> dict[str, Any]:
+        executor, running = self._executor, self._running
+        record = running.record
+        _require_capability(record, method)
+        stored = await executor.store.request_input(
+            record.task_id, record.attempt, executor.node, key, method, params, utcnow()
+        )
+        if stored is None:
+            raise TaskCancelled()  # cancelled, finished or taken over meanwhile
+        current, request = stored
+        if request.response is not None:
+            return request.response  # answered before (this is a re-run): not asked again
+        if request.method != method:
+            raise RuntimeError(f"question {key} was {request.method} before and is {method} now")
+        if current.status is not record.status:
+            executor.bus.publish(current)
+        running.record = current
+        executor.bus.publish_input(current, request)
+        running.waiting_input += 1
+        try:
+            while True:
+                changed = executor.bus.watch(record.task_id)
+                latest = await executor.store.get_input_request(record.task_id, key)
+                if latest is None:
+                    raise TaskCancelled()  # the task was deleted
+                if latest.response is not None:
+                    return latest.response
+                running.context.check_cancelled()
+                cancelled = asyncio.ensure_future(running.context.wait_cancelled())
+                woken = asyncio.ensure_future(executor.bus.wait(changed, INPUT_POLL_S))
+                try:
+                    await asyncio.wait({cancelled, woken}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    cancelled.cancel()
+                    woken.cancel()
+        finally:
+            running.waiting_input -= 1
+
+
+def _require_capability(record: TaskRecord, method: InputMethod) -> None:
+    capability = "elicitation" if method == ELICITATION else "sampling"
+    if capability not in (record.client_capabilities or {}):
+        raise InputUnavailable(
+            capability,
+            f"The tool asked the client a question ({method}), but the client did not declare "
+            f"the {capability} capability",
+        )
+
 
 class Executor:
     """Runs tools for tasks created on this node, and keeps leases, recovery and ttl in order."""
@@ -91,8 +179,10 @@ class Executor:
         node: str | None = None,
         leases: Leases | None = None,
         retention: Retention | None = None,
+        resolver: ToolResolver | None = None,
     ) -> None:
         self.store = store
+        self.resolver = resolver
         self.bus = bus
         self.node = node or new_node_id()
         self.leases = leases or Leases()
@@ -127,6 +217,7 @@ class Executor:
         self._side_tasks.clear()
         pending = [r.task for r in self._running.values() if r.task is not None]
         for running in self._running.values():
+            running.keep_on_stop = running.waiting_input > 0
             # The token first, so a cooperative tool can end cleanly within the grace period.
             running.hard_reason = "stopping"
             running.context._cancel()
@@ -198,7 +289,7 @@ class Executor:
             except asyncio.CancelledError:
                 if running.hard_reason != "stopping":
                     return
-                outcome = Failed(ErrorInfo(-32603, INTERRUPTED_MESSAGE), INTERRUPTED_MESSAGE)
+                outcome = None
             except Exception:
                 logger.exception(
                     "tool %r raised",
@@ -207,10 +298,15 @@ class Executor:
                 )
                 outcome = _crash()
             if outcome is None:
-                if running.hard_reason == "stopping" or (self._stopping and running.context.is_cancelled):
-                    outcome = Failed(ErrorInfo(-32603, INTERRUPTED_MESSAGE), INTERRUPTED_MESSAGE)
-                else:
+                if not (
+                    running.hard_reason == "stopping" or (self._stopping and running.context.is_cancelled)
+                ):
                     return  # cancelled by the client: the store already says so
+                if running.keep_on_stop or self._policy(record.tool_name) == "rerun":
+                    # Kept for the next start: parked questions stay answerable; a rerun tool runs again.
+                    await asyncio.shield(self.store.release_lease(record.task_id, record.attempt, self.node))
+                    return
+                outcome = Failed(ErrorInfo(-32603, INTERRUPTED_MESSAGE), INTERRUPTED_MESSAGE)
             # Shielded: a commit must not be interrupted half-way by our own cancellation.
             finished = await asyncio.shield(
                 self.store.finish_task(record.task_id, record.attempt, self.node, outcome, utcnow())
@@ -255,18 +351,52 @@ class Executor:
                 logger.exception("lease recovery failed", extra={"action": "recover_leases"})
 
     async def _recover_once(self) -> None:
-        """Fail active tasks whose lease ran out (their worker is gone)."""
+        """Recover active tasks whose lease ran out or was released (their worker is gone)."""
         now = utcnow()
         for record in await self.store.expired_leases(now, 100):
-            if record.task_id in self._running:
-                continue
-            failed = await self.store.fail_unleased(record, INTERRUPTED_MESSAGE, now)
-            if failed is not None:
+            if record.task_id not in self._running:
+                await self.recover(record, now)
+
+    def _policy(self, tool_name: str) -> RecoveryPolicy | None:
+        # Without a resolver (an executor used on its own) every tool counts as "fail".
+        return "fail" if self.resolver is None else self.resolver.recovery_policy(tool_name)
+
+    async def recover(self, record: TaskRecord, now: datetime | None = None) -> None:
+        """Apply the tool's `on_restart` policy to an active task no worker holds.
+
+        "rerun": claim it as the next attempt and run the tool again here. "fail" (or a tool no
+        longer served): fail it with a statusMessage saying why. A no-op if a worker holds it.
+        """
+        now = now or utcnow()
+        if record.task_id in self._running or (
+            record.lease_node is not None
+            and record.lease_expires_at is not None
+            and record.lease_expires_at >= now
+        ):
+            return
+        policy = self._policy(record.tool_name)
+        if policy == "rerun" and self.resolver is not None and not self._stopping:
+            claimed = await self.store.claim_for_rerun(record, self.node, now + self.lease_until(), now)
+            if claimed is not None:
                 logger.info(
-                    "failed task interrupted by a stop",
-                    extra={"action": "recover", "task_id": record.task_id},
+                    "running task again as attempt %d",
+                    claimed.attempt,
+                    extra={"action": "rerun", "task_id": record.task_id},
                 )
-                self.bus.publish(failed)
+                self.run(claimed, self.resolver.invoker(claimed))
+            return
+        if policy is None:
+            message = UNKNOWN_TOOL_MESSAGE
+        elif record.status is TaskStatus.INPUT_REQUIRED:
+            message = INTERRUPTED_WAITING_MESSAGE
+        else:
+            message = INTERRUPTED_MESSAGE
+        failed = await self.store.fail_unleased(record, message, now)
+        if failed is not None:
+            logger.info(
+                "failed a task interrupted by a stop", extra={"action": "recover", "task_id": record.task_id}
+            )
+            self.bus.publish(failed)
 
     async def _sweep_loop(self) -> None:
         while True:
@@ -295,4 +425,12 @@ def _crash() -> Failed:
     return Failed(ErrorInfo(-32603, CRASH_MESSAGE), CRASH_MESSAGE)
 
 
-__all__ = ["CRASH_MESSAGE", "INTERRUPTED_MESSAGE", "Executor", "Invoke", "TaskStatus", "new_node_id"]
+__all__ = [
+    "CRASH_MESSAGE",
+    "INTERRUPTED_MESSAGE",
+    "INTERRUPTED_WAITING_MESSAGE",
+    "Executor",
+    "Invoke",
+    "ToolResolver",
+    "new_node_id",
+]

@@ -11,16 +11,18 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from mcptasks.core.errors import InvalidParams, InvalidTaskState, ServerStopping, TaskNotFound
-from mcptasks.core.model import TaskRecord, TaskResult, Wire, utcnow
+from mcptasks.core.model import InputRequest, TaskRecord, TaskResult, Wire, utcnow
 from mcptasks.core.owner import Owner
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.executor import Executor, Invoke
 from mcptasks.runtime.options import LIST_PAGE_SIZE, Retention
-from mcptasks.store.store import Store
+from mcptasks.store.store import AnswerOutcome, Store
 
 #: statusMessage of a task cancelled by its client.
 CANCELLED_MESSAGE = "The task was cancelled by request."
@@ -56,11 +58,13 @@ class TaskManager:
         requested_ttl_ms: int | None,
         progress_token: str | int | None,
         invoke: Invoke,
+        client_capabilities: dict[str, object] | None = None,
     ) -> TaskRecord:
         """Create a `working` task, commit it, then start its tool on this node.
 
         `requested_ttl_ms` is the client's `task.ttl` (2025-11-25) or None; the granted ttl is the
-        default or the request capped at the maximum. Returns the committed record.
+        default or the request capped at the maximum. `client_capabilities` (what the client can be
+        asked: elicitation, sampling) is stored with the task. Returns the committed record.
         Raises: ServerStopping once the server began to stop.
         Spec: 2025-11-25 tasks "Creating Tasks"; SEP-2663 "Task Creation" (durable before answer).
         """
@@ -75,6 +79,7 @@ class TaskManager:
             ttl_ms=self.retention.ttl_for(requested_ttl_ms),
             poll_interval_ms=self.retention.poll_interval_ms,
             progress_token=progress_token,
+            client_capabilities=dict(client_capabilities) if client_capabilities is not None else None,
             now=now,
         ).evolve(lease_node=self.executor.node, lease_expires_at=now + self.executor.lease_until(), attempt=1)
         await self.store.create_task(record, node=self.executor.node)
@@ -137,6 +142,32 @@ class TaskManager:
         self.bus.publish(outcome.record)
         self.executor.cancel_local(task_id)
         return outcome.record
+
+    async def outstanding_inputs(self, owner: Owner, task_id: str) -> list[InputRequest]:
+        """The unanswered questions of a task `owner` may see, in the order asked."""
+        return await self.store.outstanding_inputs(owner, task_id)
+
+    async def answer(
+        self, owner: Owner, task_id: str, responses: Mapping[str, dict[str, Any]]
+    ) -> AnswerOutcome:
+        """Store the client's answers and wake the tool waiting on them.
+
+        Answers to keys that are not outstanding are ignored; the task turns `working` again once
+        nothing is outstanding. If no worker holds the task any more (its server stopped), the
+        tool's `on_restart` policy is applied now: it runs again here, or the task fails.
+        Raises: TaskNotFound for unknown, expired and foreign ids alike.
+        Spec: SEP-2663 "Task Update Requests"; 2025-11-25 tasks "Input Required Status".
+        """
+        outcome = await self.store.answer_inputs(owner, task_id, responses, utcnow())
+        if outcome is None:
+            raise TaskNotFound()
+        if outcome.resumed:
+            self.bus.publish(outcome.record)
+        if outcome.answered:
+            self.bus.wake(task_id)
+            if not outcome.record.is_terminal:
+                await self.executor.recover(outcome.record)
+        return outcome
 
     async def list_tasks(self, owner: Owner, cursor: str | None, limit: int = LIST_PAGE_SIZE) -> Page:
         """One page of the owner's tasks, newest first.

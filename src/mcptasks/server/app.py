@@ -32,16 +32,17 @@ from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 
 from mcptasks.core.errors import ConfigurationError
-from mcptasks.core.model import TaskSupport
+from mcptasks.core.model import RecoveryPolicy, TaskRecord, TaskSupport
 from mcptasks.runtime.bus import TaskBus
-from mcptasks.runtime.executor import Executor
+from mcptasks.runtime.executor import Executor, Invoke
 from mcptasks.runtime.manager import TaskManager
 from mcptasks.runtime.options import Leases, Retention
 from mcptasks.server.extension import TasksExtension
+from mcptasks.server.inputs import LegacyQuestions
 from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
 from mcptasks.server.notify import LegacyNotifier
 from mcptasks.server.owner import OwnerScope
-from mcptasks.server.tools import TaskTool, build_tool
+from mcptasks.server.tools import TaskTool, build_tool, task_invoker
 from mcptasks.server.workarounds import add_prebuilt_tool
 from mcptasks.store import migrate
 from mcptasks.store.engine import create_engines, database_url, describe_url, warn_old_sqlite
@@ -95,6 +96,7 @@ class Runtime:
         self.mcp = mcp
         self.tools: dict[str, TaskTool] = {}
         self.notifier = LegacyNotifier()
+        self.questions = LegacyQuestions(self)
         self.owner_scope: OwnerScope = settings.owner_scope
         self._manager: TaskManager | None = None
 
@@ -107,6 +109,15 @@ class Runtime:
         if self._manager is None:
             raise RuntimeError("the TaskServer is not open: enter `async with server:` or start a transport")
         return self._manager
+
+    def recovery_policy(self, tool_name: str) -> RecoveryPolicy | None:
+        """The `on_restart` policy of a registered tool; None if no such tool is served."""
+        entry = self.tools.get(tool_name)
+        return None if entry is None else entry.on_restart
+
+    def invoker(self, record: TaskRecord) -> Invoke:
+        """Run `record`'s tool again with its stored arguments (a "rerun" after a stop)."""
+        return task_invoker(self.tools[record.tool_name], dict(record.arguments))
 
     def has_plain_tool(self, name: str) -> bool:
         """Whether `name` is a tool registered directly on the SDK server (never a task)."""
@@ -176,6 +187,7 @@ class TaskServer:
         name: str | None = None,
         *,
         task_support: TaskSupport = "optional",
+        on_restart: RecoveryPolicy = "fail",
         title: str | None = None,
         description: str | None = None,
         structured_output: bool | None = None,
@@ -185,8 +197,11 @@ class TaskServer:
         A parameter annotated `TaskContext` receives the task context and is not part of the input
         schema; the schema comes from the other typed parameters. The return value becomes the
         `CallToolResult` the way the SDK makes one. `task_support` is "optional" (default),
-        "required" or "forbidden" (2025-11-25 `execution.taskSupport`).
-        Raises: ValueError for a bad `task_support` or a duplicate name.
+        "required" or "forbidden" (2025-11-25 `execution.taskSupport`). `on_restart` decides what
+        happens to a task whose server stopped (or crashed) while it ran or waited for input:
+        "fail" (default) fails it at the next start; "rerun" runs the tool again from its start as
+        the next attempt, where questions answered before return their answers without asking.
+        Raises: ValueError for a bad `task_support` or `on_restart`, or a duplicate name.
         """
 
         def decorator(fn: F) -> F:
@@ -197,6 +212,7 @@ class TaskServer:
                 description=description,
                 task_support=task_support,
                 structured_output=structured_output,
+                on_restart=on_restart,
             )
             add_prebuilt_tool(self.mcp, entry.tool)
             self._runtime.tools[entry.name] = entry
@@ -247,7 +263,10 @@ class TaskServer:
         bus = TaskBus()
         bus.on_status(self._runtime.notifier.on_status)
         bus.on_progress(self._runtime.notifier.on_progress)
-        executor = Executor(store, bus, leases=self.settings.leases, retention=self.settings.retention)
+        bus.on_input(self._runtime.questions.on_input)
+        executor = Executor(
+            store, bus, leases=self.settings.leases, retention=self.settings.retention, resolver=self._runtime
+        )
         try:
             await executor.start()
         except BaseException:

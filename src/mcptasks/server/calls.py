@@ -19,10 +19,11 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver.server import require_client_extension
 from mcp_types import CallToolResult
 
-from mcptasks.core.errors import TaskSupportMismatch, ToolNotFound
-from mcptasks.core.model import TaskRecord, Wire
+from mcptasks.core.errors import InputUnavailable, TaskSupportMismatch, ToolNotFound
+from mcptasks.core.model import ELICITATION, InputMethod, TaskRecord, Wire
 from mcptasks.runtime.context import TaskContext
 from mcptasks.server.handlers import MODERN_VERSIONS
+from mcptasks.server.inputs import send_on_session
 from mcptasks.server.owner import request_owner
 from mcptasks.server.tools import TaskTool, run_inline, task_invoker, validate_arguments
 from mcptasks.server.workarounds import connection_of
@@ -57,6 +58,7 @@ async def _create(
 ) -> TaskRecord:
     validate_arguments(entry, arguments)
     owner = request_owner(ctx, runtime.owner_scope)
+    capabilities = ctx.session.client_capabilities
     record = await runtime.manager.create(
         owner,
         wire=wire,
@@ -65,6 +67,9 @@ async def _create(
         requested_ttl_ms=requested_ttl_ms,
         progress_token=_progress_token(ctx) if wire == "2025-11-25" else None,
         invoke=task_invoker(entry, arguments),
+        client_capabilities=None
+        if capabilities is None
+        else capabilities.model_dump(by_alias=True, mode="json", exclude_none=True),
     )
     logger.info(
         "task created",
@@ -90,7 +95,7 @@ async def call_legacy_task(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
     record = await _create(
         runtime, ctx, entry, params.arguments or {}, wire="2025-11-25", requested_ttl_ms=params.task.ttl
     )
-    runtime.notifier.attach(record, connection_of(ctx.session))
+    runtime.notifier.attach(record, connection_of(ctx.session), request_owner(ctx, runtime.owner_scope))
     return v2025_11_25.create_task_result(record)
 
 
@@ -123,7 +128,7 @@ def _declares_extension(ctx: Ctx) -> bool:
 
 
 class _RequestSink:
-    """Progress of an inline call goes to the request's own channel."""
+    """An inline call's progress and questions go to the request's own channel (2025-11-25)."""
 
     def __init__(self, ctx: Ctx) -> None:
         self._ctx = ctx
@@ -133,3 +138,24 @@ class _RequestSink:
 
     async def status_message(self, message: str | None) -> None:
         return None  # an inline call has no task, so no status to show
+
+    async def ask(self, key: str, method: InputMethod, params: dict[str, Any]) -> dict[str, Any]:
+        ctx = self._ctx
+        capability = "elicitation" if method == ELICITATION else "sampling"
+        capabilities = ctx.session.client_capabilities
+        declared = capabilities.model_dump(exclude_none=True) if capabilities is not None else {}
+        if capability not in declared:
+            raise InputUnavailable(
+                capability,
+                f"The tool asked the client a question ({method}), but the client did not declare "
+                f"the {capability} capability",
+            )
+        if (
+            ctx.protocol_version in MODERN_VERSIONS
+            or not ctx.session.can_send_request
+            or ctx.request_id is None
+        ):
+            raise InputUnavailable(
+                capability, "A tool called without a task can ask questions only on a 2025-11-25 connection"
+            )
+        return await send_on_session(ctx.session, ctx.request_id, method, params)

@@ -19,6 +19,7 @@ from mcp.server.mcpserver.server import require_client_extension
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
+from mcptasks.core.errors import InvalidParams
 from mcptasks.core.status import TaskStatus
 from mcptasks.server.owner import request_owner
 from mcptasks.server.workarounds import check_task_name_header
@@ -47,10 +48,13 @@ async def tasks_get(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
         check_task_name_header(ctx)
         require_client_extension(ctx, sep2663.EXTENSION_ID)
         params = parse_params(sep2663.TaskIdParams, ctx.params)
-        record, outcome = await runtime.manager.get_with_result(
-            request_owner(ctx, runtime.owner_scope), params.task_id
-        )
-        return sep2663.detailed_task(record, outcome)
+        owner = request_owner(ctx, runtime.owner_scope)
+        record, outcome = await runtime.manager.get_with_result(owner, params.task_id)
+        input_requests = None
+        if record.status is TaskStatus.INPUT_REQUIRED:
+            outstanding = await runtime.manager.outstanding_inputs(owner, params.task_id)
+            input_requests = {r.key: {"method": r.method, "params": r.params} for r in outstanding}
+        return sep2663.detailed_task(record, outcome, input_requests)
     legacy = parse_params(v2025_11_25.TaskIdParams, ctx.params)
     record = await runtime.manager.get(request_owner(ctx, runtime.owner_scope), legacy.task_id)
     return v2025_11_25.render_task(record)
@@ -59,13 +63,20 @@ async def tasks_get(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
 async def tasks_result(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
     """`tasks/result` (2025-11-25 only): block until terminal, then answer what the call would have.
 
-    Completed: the `CallToolResult` with related-task `_meta`. Failed: the stored JSON-RPC error.
-    Cancelled: a JSON-RPC error saying so (the spec leaves this open; reference E3).
+    While it is open, the task's questions (`elicitation/create`, `sampling/createMessage`) are sent
+    on its response stream. Completed: the `CallToolResult` with related-task `_meta`. Failed: the
+    stored JSON-RPC error. Cancelled: a JSON-RPC error saying so (the spec leaves this open;
+    reference E3).
     """
     params = parse_params(v2025_11_25.TaskIdParams, ctx.params)
-    record, outcome = await runtime.manager.wait_terminal(
-        request_owner(ctx, runtime.owner_scope), params.task_id
-    )
+    owner = request_owner(ctx, runtime.owner_scope)
+    current = await runtime.manager.get(owner, params.task_id)
+    assert ctx.request_id is not None
+    with runtime.questions.result_stream(params.task_id, ctx.session, ctx.request_id, owner):
+        if current.status is TaskStatus.INPUT_REQUIRED:
+            # The client SHOULD call tasks/result on input_required: its stream carries the questions.
+            await runtime.questions.ask_outstanding(owner, params.task_id)
+        record, outcome = await runtime.manager.wait_terminal(owner, params.task_id)
     if record.status is TaskStatus.COMPLETED and outcome is not None and outcome.result is not None:
         return v2025_11_25.with_related_task(outcome.result, record.task_id)
     if record.status is TaskStatus.FAILED and outcome is not None and outcome.error is not None:
@@ -107,14 +118,22 @@ async def tasks_cancel(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
 
 
 async def tasks_update(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
-    """`tasks/update` (SEP-2663 only): acknowledge; responses for keys not outstanding are ignored.
+    """`tasks/update` (SEP-2663 only): store the answers in `inputResponses`, then acknowledge.
 
-    A task in this release never waits for input, so no key is ever outstanding.
+    Answers are durable before the acknowledgement; keys that are not outstanding are ignored; a
+    partial answer leaves the task `input_required` with the rest still listed.
     """
     check_task_name_header(ctx)
     require_client_extension(ctx, sep2663.EXTENSION_ID)
     params = parse_params(sep2663.UpdateParams, ctx.params)
-    await runtime.manager.get(request_owner(ctx, runtime.owner_scope), params.task_id)
+    responses: dict[str, dict[str, Any]] = {}
+    for key, response in params.input_responses.items():
+        if not isinstance(response, dict):
+            raise InvalidParams(
+                f"inputResponses.{key}", "must be an object (ElicitResult or CreateMessageResult)"
+            )
+        responses[key] = response
+    await runtime.manager.answer(request_owner(ctx, runtime.owner_scope), params.task_id, responses)
     return sep2663.ack()
 
 

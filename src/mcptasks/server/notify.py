@@ -18,6 +18,7 @@ from typing import Any
 from mcp.server.connection import Connection
 
 from mcptasks.core.model import TaskRecord
+from mcptasks.core.owner import Owner
 from mcptasks.server.workarounds import notify_raw
 from mcptasks.wire import v2025_11_25
 
@@ -25,8 +26,11 @@ logger = logging.getLogger("mcptasks.server")
 
 
 @dataclass(eq=False)
-class _Channel:
+class Channel:
+    """The connection that created a task, and who it speaks for."""
+
     connection: Connection
+    owner: Owner
     progress_token: str | int | None
     #: Keeps notifications of one task in order.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -36,18 +40,22 @@ class LegacyNotifier:
     """Remembers which connection created which task and pushes its changes there."""
 
     def __init__(self) -> None:
-        self._channels: dict[str, _Channel] = {}
+        self._channels: dict[str, Channel] = {}
         self._sending: set[asyncio.Task[None]] = set()
 
-    def attach(self, record: TaskRecord, connection: Connection) -> None:
+    def attach(self, record: TaskRecord, connection: Connection, owner: Owner) -> None:
         """Push future changes of `record` to `connection` (until terminal or closed)."""
-        self._channels[record.task_id] = _Channel(connection, record.progress_token)
+        self._channels[record.task_id] = Channel(connection, owner, record.progress_token)
         task_id = record.task_id
 
         async def forget() -> None:
             self._channels.pop(task_id, None)
 
         connection.exit_stack.push_async_callback(forget)
+
+    def channel(self, task_id: str) -> Channel | None:
+        """The live connection that created `task_id`, if any."""
+        return self._channels.get(task_id)
 
     def on_status(self, record: TaskRecord) -> None:
         """Bus listener: send the full Task as `notifications/tasks/status`."""
@@ -73,7 +81,7 @@ class LegacyNotifier:
         params["_meta"] = v2025_11_25.related_task_meta(record.task_id)
         self._send(channel, "notifications/progress", params)
 
-    def _send(self, channel: _Channel, method: str, params: dict[str, Any]) -> None:
+    def _send(self, channel: Channel, method: str, params: dict[str, Any]) -> None:
         async def send() -> None:
             async with channel.lock:
                 try:

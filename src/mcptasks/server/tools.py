@@ -21,8 +21,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import ValidationError
 
-from mcptasks.core.errors import InvalidParams, TaskCancelled
-from mcptasks.core.model import Completed, ErrorInfo, Failed, Outcome, TaskSupport
+from mcptasks.core.errors import InvalidParams, TaskCancelled, TaskError
+from mcptasks.core.model import Completed, ErrorInfo, Failed, Outcome, RecoveryPolicy, TaskSupport
 from mcptasks.runtime.context import TaskContext
 from mcptasks.runtime.executor import CRASH_MESSAGE, Invoke
 
@@ -37,6 +37,8 @@ class TaskTool:
     tool: Tool
     #: "optional", "required" or "forbidden".
     task_support: TaskSupport
+    #: What happens to its task after a stop: "fail" or "rerun".
+    on_restart: RecoveryPolicy = "fail"
 
     @property
     def name(self) -> str:
@@ -65,13 +67,16 @@ def build_tool(
     description: str | None,
     task_support: TaskSupport,
     structured_output: bool | None,
+    on_restart: RecoveryPolicy = "fail",
 ) -> TaskTool:
     """Build the SDK `Tool` for `fn`, excluding its `TaskContext` parameter from the schema.
 
-    Raises: ValueError for a bad `task_support`.
+    Raises: ValueError for a bad `task_support` or `on_restart`.
     """
     if task_support not in ("optional", "required", "forbidden"):
         raise ValueError(f"task_support must be 'optional', 'required' or 'forbidden', not {task_support!r}")
+    if on_restart not in ("fail", "rerun"):
+        raise ValueError(f"on_restart must be 'fail' or 'rerun', not {on_restart!r}")
     tool = Tool.from_function(
         fn,
         name=name,
@@ -80,7 +85,7 @@ def build_tool(
         context_kwarg=find_task_context_parameter(fn),
         structured_output=structured_output,
     )
-    return TaskTool(tool=tool, task_support=task_support)
+    return TaskTool(tool=tool, task_support=task_support, on_restart=on_restart)
 
 
 def validate_arguments(entry: TaskTool, arguments: dict[str, Any]) -> None:
@@ -121,13 +126,17 @@ async def run_inline(entry: TaskTool, arguments: dict[str, Any], context: TaskCo
     return typing.cast(CallToolResult, result)
 
 
-def _caused_by_cancellation(exc: BaseException) -> bool:
+E = typing.TypeVar("E", bound=BaseException)
+
+
+def _cause_of_type(exc: BaseException, kind: type[E]) -> E | None:
+    """The first exception of `kind` in `exc`'s `__cause__` chain (the SDK wraps what tools raise)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, TaskCancelled):
-            return True
+        if isinstance(seen, kind):
+            return seen
         seen = seen.__cause__
-    return False
+    return None
 
 
 def task_invoker(entry: TaskTool, arguments: dict[str, Any]) -> Invoke:
@@ -147,8 +156,13 @@ def task_invoker(entry: TaskTool, arguments: dict[str, Any]) -> Invoke:
             error = ErrorInfo(code=exc.error.code, message=exc.error.message, data=exc.error.data)
             return Failed(error, exc.error.message)
         except UnexpectedToolError as exc:
-            if _caused_by_cancellation(exc):
+            if _cause_of_type(exc, TaskCancelled) is not None:
                 raise TaskCancelled() from None
+            refused = _cause_of_type(exc, TaskError)
+            if refused is not None:
+                # mcptasks' own refusals (e.g. InputUnavailable) carry a public message and code.
+                error = ErrorInfo(code=int(refused.code), message=refused.message, data=refused.data)
+                return Failed(error, refused.message)
             logger.error(
                 "tool %r crashed in task %s",
                 entry.name,
@@ -158,7 +172,7 @@ def task_invoker(entry: TaskTool, arguments: dict[str, Any]) -> Invoke:
             )
             return Failed(ErrorInfo(code=-32603, message=CRASH_MESSAGE), CRASH_MESSAGE)
         except ToolError as exc:
-            if _caused_by_cancellation(exc):
+            if _cause_of_type(exc, TaskCancelled) is not None:
                 raise TaskCancelled() from None
             return Completed(_dump(_error_result(str(exc))))
         if isinstance(result, InputRequiredResult):

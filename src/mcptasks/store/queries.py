@@ -4,7 +4,9 @@ The first line of each docstring is the statement's description. Owner-scoped st
 `Owner` first and put it in the WHERE clause: access is decided in SQL, never by fetching a row and
 checking it afterwards. Status changes are compare-and-set: the WHERE clause names the statuses the
 move may start from (`core.status.allowed_sources`), so a terminal status can never change.
-Functions whose name starts with `admin_` are unscoped; only the operator CLI calls them.
+Statements a worker runs on the task it holds are fenced by its lease (`node`, `attempt`) instead;
+maintenance statements (lease recovery, ttl sweeping) act on every owner by design. Functions
+whose name starts with `admin_` are unscoped; only the operator CLI calls them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import (
     Update,
     and_,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -73,6 +76,7 @@ def insert_task(record: TaskRecord) -> Insert:
         expires_at=record.expires_at,
         poll_interval_ms=record.poll_interval_ms,
         progress_token=record.progress_token,
+        client_capabilities=record.client_capabilities,
         lease_node=record.lease_node,
         lease_expires_at=record.lease_expires_at,
         attempt=record.attempt,
@@ -262,6 +266,99 @@ def fail_expired(
             lease_node=None,
             lease_expires_at=None,
         )
+    )
+
+
+def get_input_request(task_id: str, key: str) -> Select[Any]:
+    """Read one input request of a task (the worker that asked waits on it)."""
+    return select(task_input_requests).where(
+        task_input_requests.c.task_id == task_id, task_input_requests.c.request_key == key
+    )
+
+
+def insert_input_request(
+    task_id: str, key: str, method: str, params: dict[str, Any], now: datetime
+) -> Insert:
+    """Store a question a tool asks, before anyone is shown it."""
+    return insert(task_input_requests).values(
+        task_id=task_id, request_key=key, method=method, params=params, created_at=now
+    )
+
+
+def outstanding_input_requests(owner: Owner, task_id: str) -> Select[Any]:
+    """The unanswered input requests of a task the owner may see, in the order the tool asked."""
+    return (
+        select(task_input_requests)
+        .join(tasks, tasks.c.task_id == task_input_requests.c.task_id)
+        .where(
+            task_input_requests.c.task_id == task_id,
+            task_input_requests.c.response.is_(None),
+            visible_to(owner),
+        )
+        .order_by(task_input_requests.c.created_at, task_input_requests.c.request_key)
+    )
+
+
+def answer_input_request(task_id: str, key: str, response: dict[str, Any], now: datetime) -> Update:
+    """Store the answer to an outstanding input request (an answered one is left as it is)."""
+    return (
+        update(task_input_requests)
+        .where(
+            task_input_requests.c.task_id == task_id,
+            task_input_requests.c.request_key == key,
+            task_input_requests.c.response.is_(None),
+        )
+        .values(response=response, answered_at=now)
+    )
+
+
+def count_outstanding(task_id: str) -> Select[Any]:
+    """How many input requests of a task are still unanswered."""
+    return (
+        select(func.count())
+        .select_from(task_input_requests)
+        .where(task_input_requests.c.task_id == task_id, task_input_requests.c.response.is_(None))
+    )
+
+
+def resume_task(owner: Owner, task_id: str, message: str | None, now: datetime) -> Update:
+    """Move a task the owner may see from input_required back to working (its input is complete)."""
+    return (
+        update(tasks)
+        .where(
+            tasks.c.task_id == task_id,
+            visible_to(owner),
+            tasks.c.status == TaskStatus.INPUT_REQUIRED.value,
+        )
+        .values(status=TaskStatus.WORKING.value, status_message=message, last_updated_at=now)
+    )
+
+
+def release_lease(task_id: str, attempt: int, node: str) -> Update:
+    """Give up this node's lease on an active task, leaving its status (server stop: run again later)."""
+    return (
+        update(tasks)
+        .where(
+            tasks.c.task_id == task_id,
+            tasks.c.attempt == attempt,
+            tasks.c.lease_node == node,
+            tasks.c.status.in_(_values(ACTIVE)),
+        )
+        .values(lease_node=None, lease_expires_at=None)
+    )
+
+
+def claim_for_rerun(task_id: str, attempt: int, node: str, until: datetime, now: datetime) -> Update:
+    """Take an active task whose worker is gone, as the next attempt, for this node."""
+    return (
+        update(tasks)
+        .where(
+            tasks.c.task_id == task_id,
+            tasks.c.attempt == attempt,
+            tasks.c.status.in_(_values(ACTIVE)),
+            or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
+        )
+        .values(lease_node=node, lease_expires_at=until, attempt=attempt + 1)
     )
 
 

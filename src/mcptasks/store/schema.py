@@ -99,6 +99,13 @@ tasks = Table(
         comment="progressToken of the creating request (2025-11-25), for progress notifications.",
     ),
     Column(
+        "client_capabilities",
+        JSON,
+        nullable=True,
+        comment="Capabilities the creating client declared (elicitation, sampling, ...): what the tool "
+        "may ask it, also after a restart.",
+    ),
+    Column(
         "lease_node",
         Text,
         nullable=True,

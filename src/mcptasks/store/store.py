@@ -21,6 +21,7 @@ from mcptasks.core.model import (
     Completed,
     ErrorInfo,
     Failed,
+    InputRequest,
     Outcome,
     TaskEvent,
     TaskRecord,
@@ -63,6 +64,7 @@ def record_from_row(row: Mapping[str, Any]) -> TaskRecord:
         expires_at=_opt_utc(row["expires_at"]),
         poll_interval_ms=row["poll_interval_ms"],
         progress_token=row["progress_token"],
+        client_capabilities=row["client_capabilities"],
         lease_node=row["lease_node"],
         lease_expires_at=_opt_utc(row["lease_expires_at"]),
         attempt=row["attempt"],
@@ -99,6 +101,31 @@ async def _fail_system(
 
 async def _fetch(conn: AsyncConnection, statement: Any) -> list[dict[str, Any]]:
     return [dict(row) for row in (await conn.execute(statement)).mappings().all()]
+
+
+def input_request_from_row(row: Mapping[str, Any]) -> InputRequest:
+    """Build an `InputRequest` from a `task_input_requests` row mapping."""
+    return InputRequest(
+        task_id=row["task_id"],
+        key=row["request_key"],
+        method=row["method"],
+        params=dict(row["params"] or {}),
+        created_at=as_utc(row["created_at"]),
+        response=row["response"],
+        answered_at=_opt_utc(row["answered_at"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerOutcome:
+    """What `Store.answer_inputs` did."""
+
+    #: The task after the call.
+    record: TaskRecord
+    #: Keys whose answer this call stored (keys not outstanding are ignored).
+    answered: frozenset[str]
+    #: True when the last outstanding request was answered and the task went back to `working`.
+    resumed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +339,139 @@ class Store:
 
         return await self._write(op)
 
+    # -- input requests (elicitation, sampling) --------------------------------------------------
+
+    async def request_input(
+        self,
+        task_id: str,
+        attempt: int,
+        node: str,
+        key: str,
+        method: str,
+        params: dict[str, Any],
+        now: datetime,
+    ) -> tuple[TaskRecord, InputRequest] | None:
+        """Store a question the worker's tool asks (unless it is stored already) and park the task.
+
+        The request row is written before anyone is shown it; a `working` task turns
+        `input_required` in the same transaction. A request already stored under `key` (the tool
+        runs again after a restart) is returned as it is, answered or not. None when the worker no
+        longer holds the task (cancelled, finished, taken over).
+        """
+
+        async def op(conn: AsyncConnection) -> tuple[TaskRecord, InputRequest] | None:
+            current = (await conn.execute(queries.lock_status(task_id))).mappings().first()
+            if current is None or current["attempt"] != attempt or current["lease_node"] != node:
+                return None
+            source = TaskStatus(current["status"])
+            if source.is_terminal:
+                return None
+            row = (await conn.execute(queries.get_input_request(task_id, key))).mappings().first()
+            if row is None:
+                await conn.execute(queries.insert_input_request(task_id, key, method, params, now))
+                row = (await conn.execute(queries.get_input_request(task_id, key))).mappings().first()
+            assert row is not None
+            request = input_request_from_row(row)
+            if request.outstanding and source is TaskStatus.WORKING:
+                moved = await conn.execute(
+                    queries.move_fenced(task_id, attempt, node, source, TaskStatus.INPUT_REQUIRED, None, now)
+                )
+                if moved.rowcount == 1:
+                    await conn.execute(
+                        queries.insert_event(
+                            task_id, source, TaskStatus.INPUT_REQUIRED, now, None, attempt, node
+                        )
+                    )
+            task = (await conn.execute(queries.admin_get_task(task_id))).mappings().first()
+            assert task is not None
+            return record_from_row(task), request
+
+        return await self._write(op)
+
+    async def get_input_request(self, task_id: str, key: str) -> InputRequest | None:
+        """One input request of a task (for the worker waiting on it)."""
+        row = await self._read_one(queries.get_input_request(task_id, key))
+        return None if row is None else input_request_from_row(row)
+
+    async def outstanding_inputs(self, owner: Owner, task_id: str) -> list[InputRequest]:
+        """The unanswered input requests of a task `owner` may see, in the order they were asked."""
+        rows = await self._read_all(queries.outstanding_input_requests(owner, task_id))
+        return [input_request_from_row(row) for row in rows]
+
+    async def answer_inputs(
+        self, owner: Owner, task_id: str, responses: Mapping[str, dict[str, Any]], now: datetime
+    ) -> AnswerOutcome | None:
+        """Store answers to outstanding requests of a task `owner` may see; None if it cannot.
+
+        Keys that are not outstanding (never asked, already answered) are ignored, as are answers
+        to a terminal task. When no request stays outstanding, an `input_required` task turns
+        `working` in the same transaction.
+        Spec: SEP-2663 "Task Update Requests" (partial answers; unknown keys ignored).
+        """
+
+        async def op(conn: AsyncConnection) -> AnswerOutcome | None:
+            row = (await conn.execute(queries.get_task(owner, task_id))).mappings().first()
+            if row is None:
+                return None
+            record = record_from_row(row)
+            if record.is_terminal:
+                return AnswerOutcome(record, frozenset(), resumed=False)
+            answered: set[str] = set()
+            for key, response in responses.items():
+                changed = await conn.execute(queries.answer_input_request(task_id, key, response, now))
+                if changed.rowcount == 1:
+                    answered.add(key)
+            resumed = False
+            if answered and record.status is TaskStatus.INPUT_REQUIRED:
+                remaining = (await conn.execute(queries.count_outstanding(task_id))).scalar_one()
+                if remaining == 0:
+                    moved = await conn.execute(queries.resume_task(owner, task_id, None, now))
+                    if moved.rowcount == 1:
+                        await conn.execute(
+                            queries.insert_event(
+                                task_id,
+                                TaskStatus.INPUT_REQUIRED,
+                                TaskStatus.WORKING,
+                                now,
+                                None,
+                                record.attempt,
+                                None,
+                            )
+                        )
+                        resumed = True
+                        record = record.evolve(
+                            status=TaskStatus.WORKING, status_message=None, last_updated_at=now
+                        )
+            return AnswerOutcome(record, frozenset(answered), resumed)
+
+        return await self._write(op)
+
     # -- leases, recovery, ttl ------------------------------------------------------------------
+
+    async def release_lease(self, task_id: str, attempt: int, node: str) -> bool:
+        """Give up this node's lease on an active task without changing its status (server stop)."""
+
+        async def op(conn: AsyncConnection) -> bool:
+            changed = await conn.execute(queries.release_lease(task_id, attempt, node))
+            return bool(changed.rowcount == 1)
+
+        return await self._write(op)
+
+    async def claim_for_rerun(
+        self, record: TaskRecord, node: str, until: datetime, now: datetime
+    ) -> TaskRecord | None:
+        """Take an active task whose worker is gone as attempt `record.attempt + 1`; None if taken."""
+
+        async def op(conn: AsyncConnection) -> TaskRecord | None:
+            changed = await conn.execute(
+                queries.claim_for_rerun(record.task_id, record.attempt, node, until, now)
+            )
+            if changed.rowcount != 1:
+                return None
+            row = (await conn.execute(queries.admin_get_task(record.task_id))).mappings().first()
+            return None if row is None else record_from_row(row)
+
+        return await self._write(op)
 
     async def renew_leases(self, node: str, held: Sequence[tuple[str, int]], until: datetime) -> set[str]:
         """Extend this node's leases on `held` `(task_id, attempt)` pairs; returns the renewed ids.
@@ -353,7 +512,10 @@ class Store:
         keep_until = now + keep_for
         failed: list[TaskRecord] = []
         for record in candidates:
-            message = f"Task expired: its ttl of {record.ttl_ms or 0} ms ran out before it finished"
+            if record.status is TaskStatus.INPUT_REQUIRED:
+                message = f"Task expired while waiting for input: its ttl of {record.ttl_ms or 0} ms ran out"
+            else:
+                message = f"Task expired: its ttl of {record.ttl_ms or 0} ms ran out before it finished"
             new_ttl_ms = int((keep_until - record.created_at).total_seconds() * 1000)
             statement = queries.fail_expired(
                 record.task_id, record.status, message, now, keep_until, new_ttl_ms
@@ -412,4 +574,4 @@ class Store:
         return await self._read_all(queries.admin_input_requests(task_id))
 
 
-__all__ = ["CancelOutcome", "Failed", "Store", "record_from_row"]
+__all__ = ["AnswerOutcome", "CancelOutcome", "Failed", "Store", "input_request_from_row", "record_from_row"]

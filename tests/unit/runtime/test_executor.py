@@ -16,7 +16,13 @@ from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.context import TaskContext
-from mcptasks.runtime.executor import CRASH_MESSAGE, INTERRUPTED_MESSAGE, Executor, new_node_id
+from mcptasks.runtime.executor import (
+    CRASH_MESSAGE,
+    INTERRUPTED_MESSAGE,
+    INTERRUPTED_WAITING_MESSAGE,
+    Executor,
+    new_node_id,
+)
 from mcptasks.runtime.options import Leases
 from mcptasks.store.store import Store
 
@@ -309,12 +315,13 @@ async def test_start_recovers_tasks_a_dead_node_left_behind(
 
     await executor_factory()  # start() recovers before it returns
 
-    for task in (dead_working, dead_asking):
+    # A parked task says it was waiting for input: no one is asked a question whose answer is lost.
+    for task, message in ((dead_working, INTERRUPTED_MESSAGE), (dead_asking, INTERRUPTED_WAITING_MESSAGE)):
         found = await store.admin_get_task(task.task_id)
         assert found is not None
         assert found[0].status is TaskStatus.FAILED
-        assert found[0].status_message == INTERRUPTED_MESSAGE
-        assert found[1] is not None and found[1].error == ErrorInfo(-32603, INTERRUPTED_MESSAGE)
+        assert found[0].status_message == message
+        assert found[1] is not None and found[1].error == ErrorInfo(-32603, message)
     assert await status_of(alive_elsewhere.task_id) is TaskStatus.WORKING
 
 
