@@ -37,6 +37,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mcptasks import __version__
+from mcptasks.auth.config import ACCESS_TOKEN_TYPES, AuthConfig
 from mcptasks.core.errors import MCPTasksError
 from mcptasks.core.model import TaskEvent, TaskRecord, TaskResult, as_utc
 from mcptasks.core.status import TaskStatus
@@ -111,6 +112,11 @@ def _int_between(low: int, high: int | None = None) -> Callable[[str], int]:
     return convert
 
 
+def _words(text: str) -> list[str]:
+    """`a b,c` -> ["a", "b", "c"]: scopes, separated by spaces or commas."""
+    return [word for word in text.replace(",", " ").split() if word]
+
+
 def _statuses(text: str) -> list[str]:
     """`working,failed` -> ["working", "failed"], each checked against `TaskStatus`."""
     known = [status.value for status in TaskStatus]
@@ -135,8 +141,9 @@ class _Flag(argparse.Action):
         setattr(namespace, self.dest, True)
 
 
-class _AppendStatuses(argparse.Action):
-    """`--status S` (repeatable, each may be comma-separated); the command line replaces the env."""
+class _AppendAll(argparse.Action):
+    """A repeatable option whose `type` yields a list (`--status a,b --status c`); the command line
+    replaces the environment's value."""
 
     def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
         current = getattr(namespace, self.dest, None)
@@ -145,7 +152,7 @@ class _AppendStatuses(argparse.Action):
         setattr(namespace, self.dest, items)
 
 
-def _add(parser: argparse.ArgumentParser, *flags: str, env: str, help: str, **kwargs: Any) -> None:
+def _add(parser: argparse._ActionsContainer, *flags: str, env: str, help: str, **kwargs: Any) -> None:
     """Add an option whose default is read from the environment variable `MCPTASKS_<env>`."""
     envvar = ENV_PREFIX + env
     if envvar in os.environ:
@@ -252,6 +259,84 @@ def build_parser() -> argparse.ArgumentParser:
         type=_int_between(1, 86_400_000),
         help="polling interval suggested to clients, in ms",
     )
+    auth = serve.add_argument_group(
+        "OAuth (Streamable HTTP only; stdio is never authenticated)",
+        "Give --auth-issuer and --auth-resource, and either --auth-jwks-uri (JWT access tokens) or "
+        "--auth-introspection-url with --auth-client-id and --auth-client-secret (opaque tokens).",
+    )
+    _add(
+        auth,
+        "--auth-issuer",
+        env="AUTH_ISSUER",
+        metavar="URL",
+        help="the authorization server's issuer; a token's iss must equal it exactly",
+    )
+    _add(
+        auth,
+        "--auth-resource",
+        env="AUTH_RESOURCE",
+        metavar="URL",
+        help="this server's canonical URL, e.g. https://mcp.example.com/mcp; tokens must name it in aud",
+    )
+    _add(
+        auth,
+        "--auth-jwks-uri",
+        env="AUTH_JWKS_URI",
+        metavar="URL",
+        help="the issuer's JWKS, to verify JWT access tokens",
+    )
+    _add(
+        auth,
+        "--auth-introspection-url",
+        env="AUTH_INTROSPECTION_URL",
+        metavar="URL",
+        help="the issuer's RFC 7662 introspection endpoint, to verify opaque tokens",
+    )
+    _add(
+        auth,
+        "--auth-client-id",
+        env="AUTH_CLIENT_ID",
+        metavar="ID",
+        help="this server's client id at the issuer (introspection)",
+    )
+    _add(
+        auth,
+        "--auth-client-secret",
+        env="AUTH_CLIENT_SECRET",
+        metavar="SECRET",
+        help="this server's client secret at the issuer (introspection); prefer the environment variable",
+    )
+    _add(
+        auth,
+        "--auth-required-scope",
+        env="AUTH_REQUIRED_SCOPE",
+        metavar="SCOPE",
+        action=_AppendAll,
+        type=_words,
+        dest="auth_required_scope",
+        help="a scope every request must carry (repeatable; the variable takes a space-separated list)",
+    )
+    _add(
+        auth,
+        "--auth-token-type",
+        env="AUTH_TOKEN_TYPE",
+        metavar="TYP",
+        action=_AppendAll,
+        type=_words,
+        dest="auth_token_type",
+        help="accepted JWT typ values instead of at+jwt and application/at+jwt (repeatable), for issuers "
+        "that send typ JWT",
+    )
+    _add(
+        serve,
+        "--owner-scope",
+        env="OWNER_SCOPE",
+        default="client",
+        type=_one_of(("client", "user")),
+        metavar="{client,user}",
+        help="who owns a task of an authenticated caller: client = (issuer, subject, client id), so another "
+        "client app of the same user cannot read it; user = (issuer, subject)",
+    )
     serve.set_defaults(handler=_cmd_serve, subparser=serve)
 
     db = commands.add_parser("db", help="migrate the database schema and check its revision")
@@ -298,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
         listing,
         "--status",
         env="STATUS",
-        action=_AppendStatuses,
+        action=_AppendAll,
         type=_statuses,
         metavar="STATUS",
         help="only tasks in this status (repeatable, or comma-separated: working,input_required,"
@@ -470,11 +555,51 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_ttl_ms=int(args.max_ttl_ms),
         poll_interval_ms=int(args.poll_interval_ms),
     )
-    server.configure(db=args.db, migrate=not args.no_migrate, retention=retention)
+    server.configure(
+        db=args.db,
+        migrate=not args.no_migrate,
+        retention=retention,
+        auth=_auth_config(args),
+        owner_scope=args.owner_scope,
+    )
     try:
         return asyncio.run(_serve(server, args))
     except asyncio.CancelledError:  # a second SIGINT/SIGTERM: stopped without the shutdown grace
         return 130
+
+
+def _auth_config(args: argparse.Namespace) -> AuthConfig | None:
+    """The OAuth settings the `--auth-*` options give, or None when none is given."""
+    given = [args.auth_issuer, args.auth_resource, args.auth_jwks_uri, args.auth_introspection_url]
+    if not any(given):
+        if args.auth_client_id or args.auth_client_secret or args.auth_required_scope:
+            raise CLIError("the --auth-* options need --auth-issuer and --auth-resource")
+        return None
+    if not (args.auth_issuer and args.auth_resource):
+        raise CLIError("OAuth needs both --auth-issuer and --auth-resource")
+    if args.transport == "stdio":
+        raise CLIError("--auth-* options apply to --transport http; stdio is never authenticated")
+    scopes = (
+        args.auth_required_scope
+        if isinstance(args.auth_required_scope, list)
+        else _words(args.auth_required_scope or "")
+    )
+    token_types = (
+        args.auth_token_type if isinstance(args.auth_token_type, list) else _words(args.auth_token_type or "")
+    )
+    try:
+        return AuthConfig(
+            issuer=args.auth_issuer,
+            resource=args.auth_resource,
+            jwks_uri=args.auth_jwks_uri or None,
+            introspection_url=args.auth_introspection_url or None,
+            client_id=args.auth_client_id or None,
+            client_secret=args.auth_client_secret or None,
+            required_scopes=tuple(scopes),
+            token_types=tuple(t.lower() for t in token_types) or ACCESS_TOKEN_TYPES,
+        )
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
 async def _serve(server: TaskServer, args: argparse.Namespace) -> int:

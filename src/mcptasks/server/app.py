@@ -31,19 +31,21 @@ import uvicorn
 from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 
+from mcptasks.auth.config import AuthConfig
 from mcptasks.core.errors import ConfigurationError
 from mcptasks.core.model import RecoveryPolicy, TaskRecord, TaskSupport
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.executor import Executor, Invoke
 from mcptasks.runtime.manager import TaskManager
 from mcptasks.runtime.options import Leases, Retention
+from mcptasks.server.auth import build_auth
 from mcptasks.server.extension import TasksExtension
 from mcptasks.server.inputs import LegacyQuestions
 from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
 from mcptasks.server.notify import LegacyNotifier
 from mcptasks.server.owner import OwnerScope
 from mcptasks.server.tools import TaskTool, build_tool, task_invoker
-from mcptasks.server.workarounds import add_prebuilt_tool
+from mcptasks.server.workarounds import add_prebuilt_tool, apply_auth
 from mcptasks.store import migrate
 from mcptasks.store.engine import create_engines, database_url, describe_url, warn_old_sqlite
 from mcptasks.store.store import Store
@@ -87,6 +89,8 @@ class Settings:
     leases: Leases = field(default_factory=Leases)
     #: Who owns a task of an authenticated caller: `client` = (iss, sub, client_id), `user` = (iss, sub).
     owner_scope: OwnerScope = "client"
+    #: OAuth resource-server settings for Streamable HTTP; None serves without authentication.
+    auth: AuthConfig | None = None
 
 
 class Runtime:
@@ -143,6 +147,7 @@ class TaskServer:
         retention: Retention | None = None,
         leases: Leases | None = None,
         owner_scope: OwnerScope = "client",
+        auth: AuthConfig | None = None,
     ) -> None:
         self.settings = Settings(
             db=db,
@@ -150,6 +155,7 @@ class TaskServer:
             retention=retention or Retention(),
             leases=leases or Leases(),
             owner_scope=owner_scope,
+            auth=auth,
         )
         self.state = ServerState.UNOPENED
         # log_level: MCPServer calls logging.basicConfig; the CLI configures logging before this,
@@ -169,6 +175,7 @@ class TaskServer:
         self._executor: Executor | None = None
         self.schema_revision: str | None = None
         self._stop_requested = asyncio.Event()
+        self._resources = contextlib.AsyncExitStack()
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -275,6 +282,12 @@ class TaskServer:
         self._store, self._executor = store, executor
         self._runtime._manager = TaskManager(store, executor, bus, self.settings.retention)
         self.state = ServerState.OPENED
+        if self.settings.auth is not None:
+            try:
+                apply_auth(self.mcp, *await build_auth(self.settings.auth, self._resources))
+            except BaseException:
+                await self.__aexit__(None, None, None)
+                raise
         logger.info(
             "task store open",
             extra={"action": "open", "database": describe_url(url), "revision": self.schema_revision},
@@ -290,7 +303,10 @@ class TaskServer:
             await self._executor.stop()
         finally:
             self._runtime._manager = None
-            await self._store.close()
+            try:
+                await self._resources.aclose()
+            finally:
+                await self._store.close()
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[TaskServer]:
@@ -337,8 +353,13 @@ class TaskServer:
     def streamable_http_app(self, *, host: str = "127.0.0.1", path: str = "/mcp") -> Starlette:
         """The Streamable HTTP ASGI app (stateful 2025-11-25 sessions and 2026-07-28 requests on `path`).
 
-        DNS-rebinding protection is on for loopback hosts (the SDK's default).
+        DNS-rebinding protection is on for loopback hosts (the SDK's default). With `auth`
+        configured, every request needs a bearer token (401/403 with `WWW-Authenticate` otherwise)
+        and `/.well-known/oauth-protected-resource{path}` serves the RFC 9728 metadata.
+        Raises: RuntimeError when auth is configured and the server is not open yet.
         """
+        if self.settings.auth is not None and self.state is not ServerState.OPENED:
+            raise RuntimeError("open the TaskServer before building its authenticated HTTP app")
         return self.mcp.streamable_http_app(host=host, streamable_http_path=path)
 
     async def run_http_async(self, *, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp") -> None:

@@ -23,6 +23,9 @@
    over Streamable HTTP (SEP-2243 routing headers), but the SDK's `NAME_BEARING_METHODS` lists only
    `tools/call`, `prompts/get` and `resources/read`; the unreleased SEP-2663 branch of python-sdk
    (PR #3005) adds `tasks/*`. Until then the `tasks/*` handlers check it themselves.
+7. `apply_auth`: `MCPServer` takes its `AuthSettings` and `TokenVerifier` only in its constructor,
+   but a `TaskServer` is built (by the user's module) before the command line names the issuer;
+   the settings are set on the server before its HTTP app is built.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
@@ -83,3 +88,9 @@ def check_task_name_header(ctx: ServerRequestContext[Any, Any]) -> None:
             code=HEADER_MISMATCH,
             message="Mcp-Name header does not match the request body's 'taskId' parameter",
         )
+
+
+def apply_auth(mcp: MCPServer[Any], settings: AuthSettings, verifier: TokenVerifier) -> None:
+    """Make `mcp`'s next HTTP app require tokens checked by `verifier` (workaround 7)."""
+    mcp.settings.auth = settings
+    mcp._token_verifier = verifier
