@@ -28,8 +28,8 @@ def upgrade() -> None:
                 "client_capabilities",
                 sa.JSON(),
                 nullable=True,
-                comment="Capabilities the creating client declared (elicitation, sampling, ...): what the tool "
-                "may ask it, also after a restart.",
+                comment="Capabilities the creating client declared (elicitation, sampling, ...): "
+                "what the tool may ask it, also after a restart.",
             )
         )
 

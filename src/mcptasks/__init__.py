@@ -7,6 +7,7 @@ change.
 
 from mcptasks.core.errors import (
     ConfigurationError,
+    InputUnavailable,
     InvalidParams,
     InvalidTaskState,
     MCPTasksError,
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConfigurationError",
+    "InputUnavailable",
     "InvalidParams",
     "InvalidTaskState",
     "Leases",

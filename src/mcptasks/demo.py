@@ -2,8 +2,12 @@
 
 Each tool shows one thing a task can do: report progress per unit of real work (`hash_files`,
 `count_primes`), stop promptly when cancelled (the long ones check their token between units), fail
-(`always_fails`), or declare how it may be called: `quick_add` is optional, `find_duplicates` is
-required (only as a task), `server_time` is forbidden (never as a task).
+(`always_fails`), ask the user mid-task and wait durably for the answer (`clean_up` asks once and
+runs again after a restart; `guess_number` asks repeatedly), or declare how it may be called:
+`quick_add` is optional, `find_duplicates` is required (only as a task), `server_time` is forbidden
+(never as a task).
+
+Demo tools are harmless: `clean_up` only lists what it would delete and never deletes anything.
 
 Tool docstrings are the descriptions a client shows its model, so they say what the tool returns.
 Errors a user can fix (a directory that does not exist) come back as an `error` field of the
@@ -20,6 +24,7 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from random import SystemRandom
 from time import monotonic
 from typing import Annotated, Any
 
@@ -39,11 +44,19 @@ STATUS_INTERVAL_S = 0.5
 COUNT_PRIMES_MAX = 50_000_000
 #: Numbers sieved per block by `count_primes`: one progress report and one yield per block.
 SIEVE_BLOCK = 1_000_000
+#: Largest `older_than_days` that `clean_up` accepts (about 100 years).
+CLEAN_UP_MAX_DAYS = 36_500
+#: Files named in `clean_up`'s question at most; the result lists them all.
+CLEAN_UP_SHOWN_FILES = 10
+#: Largest `maximum` that `guess_number` accepts.
+GUESS_MAX = 1_000_000
+#: Most questions one `guess_number` game asks.
+GUESS_MAX_TRIES = 20
 
 INSTRUCTIONS = """\
 Demo tools of mcptasks. Long-running tools (hash_files, find_duplicates, count_primes, count_to)
-are best called as tasks: they report progress and can be cancelled. quick_add and server_time
-answer at once."""
+are best called as tasks: they report progress and can be cancelled. clean_up and guess_number ask
+the user questions (elicitation) while they run. quick_add and server_time answer at once."""
 
 server = TaskServer("mcptasks-demo", version=__version__, instructions=INSTRUCTIONS)
 
@@ -186,6 +199,102 @@ async def find_duplicates(directory: str, task: TaskContext) -> dict[str, Any]:
     }
 
 
+def _old_files(root: Path, older_than_days: int) -> tuple[list[dict[str, Any]], bool]:
+    """Regular files under `root` last modified more than `older_than_days` days ago.
+
+    Returns `([{path, bytes, modified}], truncated)`, oldest first, paths relative to `root`;
+    files that vanish or cannot be read while they are listed are left out.
+    """
+    paths, truncated = _list_files(root, HASH_FILES_MAX_FILES)
+    cutoff = datetime.now(UTC).timestamp() - older_than_days * 86_400
+    found: list[tuple[float, dict[str, Any]]] = []
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if info.st_mtime < cutoff:
+            modified = datetime.fromtimestamp(info.st_mtime, UTC).isoformat(timespec="seconds")
+            entry = {"path": path.relative_to(root).as_posix(), "bytes": info.st_size, "modified": modified}
+            found.append((info.st_mtime, entry))
+    found.sort(key=lambda pair: (pair[0], pair[1]["path"]))
+    return [entry for _, entry in found], truncated
+
+
+def _clean_up_question(root: Path, older_than_days: int, files: list[dict[str, Any]]) -> str:
+    total = sum(entry["bytes"] for entry in files)
+    shown = "\n".join(
+        f"- {entry['path']} ({entry['bytes']:,} bytes)" for entry in files[:CLEAN_UP_SHOWN_FILES]
+    )
+    more = len(files) - CLEAN_UP_SHOWN_FILES
+    if more > 0:
+        shown += f"\n- ... and {more} more"
+    return (
+        f"Delete {len(files)} files ({total:,} bytes) under {root} not modified for {older_than_days} "
+        f"days?\n{shown}\n(This is a demo: nothing will actually be deleted.)"
+    )
+
+
+#: The form `clean_up` shows: one required yes/no field.
+CLEAN_UP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "confirm": {
+            "type": "boolean",
+            "title": "Delete these files",
+            "description": "Check to delete the files listed (the demo only reports them).",
+        }
+    },
+    "required": ["confirm"],
+}
+
+
+@server.tool(task_support="optional", on_restart="rerun")
+async def clean_up(
+    directory: str,
+    older_than_days: Annotated[int, Field(ge=0, le=CLEAN_UP_MAX_DAYS)],
+    task: TaskContext,
+) -> dict[str, Any]:
+    """Find the files under a directory not modified for `older_than_days` days, and ask the user
+    whether to delete them. A harmless demo: it never deletes anything, it reports what it would
+    have deleted.
+
+    Lists regular files recursively (symbolic links are not followed; at most 10,000 files are
+    looked at), then asks one yes/no question (elicitation) and waits for the answer, durably: if
+    the server restarts meanwhile, the tool runs again and an answer already given is not asked
+    for again. No question is asked when nothing matches.
+
+    Returns `{directory, older_than_days, decision, would_delete: [{path, bytes, modified}],
+    would_free_bytes, deleted: [], truncated}` where `decision` is "confirmed" (the user said
+    yes), "kept" (said no), "declined" (refused to answer), "cancelled" (dismissed the question)
+    or "nothing to do"; `would_delete` is empty unless confirmed. `{error}` when `directory` does
+    not exist or is not a directory.
+    """
+    try:
+        root = await asyncio.to_thread(_existing_directory, directory)
+    except _UserError as exc:
+        return {"error": str(exc)}
+    files, truncated = await asyncio.to_thread(_old_files, root, older_than_days)
+    decision = "nothing to do"
+    if files:
+        await task.set_status_message(f"found {len(files)} files older than {older_than_days} days; asking")
+        answer = await task.elicit(_clean_up_question(root, older_than_days, files), CLEAN_UP_SCHEMA)
+        if answer.action == "accept":
+            decision = "confirmed" if (answer.content or {}).get("confirm") is True else "kept"
+        else:
+            decision = "declined" if answer.action == "decline" else "cancelled"
+    chosen = files if decision == "confirmed" else []
+    return {
+        "directory": str(root),
+        "older_than_days": older_than_days,
+        "decision": decision,
+        "would_delete": chosen,
+        "would_free_bytes": sum(entry["bytes"] for entry in chosen),
+        "deleted": [],
+        "truncated": truncated,
+    }
+
+
 # -- numbers ------------------------------------------------------------------------------------
 
 
@@ -251,6 +360,48 @@ async def count_to(n: int, delay_ms: int, task: TaskContext) -> str:
         await task.set_status_message(f"step {i} of {n}")
         await asyncio.sleep(delay_ms / 1000)
     return f"counted to {n}"
+
+
+#: The form `guess_number` shows: one required integer field.
+GUESS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"guess": {"type": "integer", "title": "Your guess"}},
+    "required": ["guess"],
+}
+
+
+@server.tool(task_support="optional")
+async def guess_number(
+    maximum: Annotated[int, Field(ge=2, le=GUESS_MAX)], task: TaskContext
+) -> dict[str, Any]:
+    """Play a guessing game with the user: think of a number from 1 to `maximum` and ask the user
+    to guess it (elicitation), answering "higher" or "lower", until found or 20 guesses.
+
+    Every guess is a separate question, so the task turns `input_required` once per guess. The
+    number is picked at random and kept only in memory: if the server restarts mid-game, the task
+    fails rather than asking again (its `on_restart` is "fail").
+
+    Returns `{maximum, number, guesses: [int], outcome}` where `outcome` is "found", "gave up"
+    (the user declined or dismissed a question, or sent no number) or "out of guesses".
+    """
+    number = SystemRandom().randint(1, maximum)
+    guesses: list[int] = []
+    hint = f"I am thinking of a number from 1 to {maximum}. Your guess?"
+    outcome = "out of guesses"
+    while len(guesses) < GUESS_MAX_TRIES:
+        answer = await task.elicit(hint, GUESS_SCHEMA)
+        guess = (answer.content or {}).get("guess")
+        if answer.action != "accept" or not isinstance(guess, int) or isinstance(guess, bool):
+            outcome = "gave up"
+            break
+        guesses.append(guess)
+        if guess == number:
+            outcome = "found"
+            break
+        direction = "higher" if guess < number else "lower"
+        await task.set_status_message(f"{len(guesses)} guesses so far")
+        hint = f"{guess} is wrong: the number is {direction}. Guess {len(guesses) + 1} of {GUESS_MAX_TRIES}?"
+    return {"maximum": maximum, "number": number, "guesses": guesses, "outcome": outcome}
 
 
 @server.tool(task_support="optional")

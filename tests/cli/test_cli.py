@@ -46,6 +46,8 @@ DEMO_TOOLS = {
     "count_to": "optional",
     "quick_add": "optional",
     "always_fails": "optional",
+    "clean_up": "optional",
+    "guess_number": "optional",
     "server_time": "forbidden",
 }
 PROTOCOL_VERSION = "2025-11-25"
@@ -397,6 +399,8 @@ def test_serve_demo_over_stdio_answers_initialize_and_lists_the_tools(tmp_path: 
         assert tools[name]["description"], name
     assert "task" not in tools["count_to"]["inputSchema"]["properties"]
     assert tools["count_primes"]["inputSchema"]["properties"]["below"]["maximum"] == 50_000_000
+    assert set(tools["clean_up"]["inputSchema"]["properties"]) == {"directory", "older_than_days"}
+    assert set(tools["guess_number"]["inputSchema"]["properties"]) == {"maximum"}
     assert status == 0, stderr
     assert stderr[:3] == ["listening on stdio", f"database {db}", f"schema revision {head_revision()}"]
 

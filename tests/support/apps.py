@@ -8,7 +8,9 @@ test decides exactly when it finishes.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
+from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
@@ -109,3 +111,79 @@ async def tool_error() -> str:
 async def plain_tool(text: str = "") -> str:
     """A tool registered on the SDK server directly: no `execution.taskSupport` (forbidden)."""
     return f"plain: {text}"
+
+
+# -- tools that ask the client (elicitation, sampling) -----------------------------------------------
+#
+# They append a line to `marker` (a text file) when they ask, get an answer and stop, so a test can
+# see from outside the process which attempt asked what and whether the tool ended.
+
+#: The form the asking tools send.
+CONFIRM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"confirm": {"type": "boolean"}},
+    "required": ["confirm"],
+}
+
+
+def _note(marker: str, line: str) -> None:
+    if marker:
+        with Path(marker).open("a") as file:
+            file.write(line + "\n")
+
+
+def _said(answer: Any) -> str:
+    """An `ElicitResult` as text: its action and its content as sorted JSON."""
+    return f"{answer.action} {json.dumps(answer.content, sort_keys=True)}"
+
+
+async def _ask_noted(task: TaskContext, marker: str, label: str, message: str) -> Any:
+    _note(marker, f"attempt {task.attempt} asks {label}")
+    try:
+        answer = await task.elicit(message, CONFIRM_SCHEMA)
+    except BaseException as exc:
+        _note(marker, f"attempt {task.attempt} stopped waiting for {label}: {type(exc).__name__}")
+        raise
+    _note(marker, f"attempt {task.attempt} got {label}: {_said(answer)}")
+    return answer
+
+
+@server.tool(task_support="optional")
+async def elicit_once(filename: str, task: TaskContext, marker: str = "") -> str:
+    """Ask once whether to delete `filename` (on_restart "fail"); return the attempt and the answer."""
+    answer = await _ask_noted(task, marker, "first", f"Delete {filename}?")
+    return f"attempt {task.attempt}: {_said(answer)}"
+
+
+@server.tool(task_support="optional", on_restart="rerun")
+async def elicit_once_rerun(filename: str, task: TaskContext, marker: str = "") -> str:
+    """As `elicit_once`, but run again from the start after a server stop (on_restart "rerun")."""
+    answer = await _ask_noted(task, marker, "first", f"Delete {filename}?")
+    return f"attempt {task.attempt}: {_said(answer)}"
+
+
+@server.tool(task_support="optional")
+async def elicit_two(task: TaskContext, marker: str = "") -> str:
+    """Ask two questions at once (`asyncio.gather`): both are outstanding together."""
+    first, second = await asyncio.gather(
+        _ask_noted(task, marker, "first", "First of two?"),
+        _ask_noted(task, marker, "second", "Second of two?"),
+    )
+    return f"first={_said(first)}; second={_said(second)}"
+
+
+@server.tool(task_support="optional", on_restart="rerun")
+async def elicit_in_turn_rerun(task: TaskContext, marker: str = "") -> str:
+    """Ask one question, then another once the first is answered (on_restart "rerun")."""
+    first = await _ask_noted(task, marker, "first", "First question?")
+    second = await _ask_noted(task, marker, "second", "Second question?")
+    return f"attempt {task.attempt}: first={_said(first)}; second={_said(second)}"
+
+
+@server.tool(task_support="optional")
+async def sample_once(prompt: str, task: TaskContext) -> str:
+    """Ask the client's model (sampling) and return the model name and its text."""
+    result = await task.create_message(
+        [{"role": "user", "content": {"type": "text", "text": prompt}}], 64, systemPrompt="Be brief."
+    )
+    return f"{result['model']}: {result['content']['text']}"

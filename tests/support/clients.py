@@ -8,6 +8,11 @@
 
 Each `request()` returns a `Reply` (the raw JSON-RPC message plus transport facts) and never raises
 for a JSON-RPC error; `call()` returns the result or raises `RpcError`.
+
+Requests the server sends (`elicitation/create`, `sampling/createMessage`) are answered by the test
+with `respond()`: on HTTP they arrive on the GET stream (in `notifications`) or on a request's own
+response stream (`request(..., on_message=...)`); on stdio they land in `server_requests` and are
+answered `{}` at once unless `auto_answer` is False.
 """
 
 from __future__ import annotations
@@ -147,8 +152,17 @@ class _HttpBase:
     def next_id(self) -> int:
         return next(self._ids)
 
-    async def _post(self, body: dict[str, Any], headers: dict[str, str]) -> Reply:
-        """POST one JSON-RPC message; read a JSON body or an SSE stream up to the response."""
+    async def _post(
+        self,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        on_message: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    ) -> Reply:
+        """POST one JSON-RPC message; read a JSON body or an SSE stream up to the response.
+
+        `on_message` is awaited with every other message of the SSE stream (notifications, server
+        requests) as it arrives, while the stream is still open.
+        """
         async with self.http.stream("POST", self.url, json=body, headers=headers) as response:
             content_type = response.headers.get("content-type", "")
             if "text/event-stream" in content_type:
@@ -165,6 +179,8 @@ class _HttpBase:
                                 answer = message
                             else:
                                 notes.append(message)
+                                if on_message is not None:
+                                    await on_message(message)
                         event = []
                         if answer is not None:
                             break
@@ -193,15 +209,20 @@ class LegacyHttpClient(_HttpBase):
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
 
-    async def open(self, *, listen: bool = False) -> LegacyHttpClient:
-        """`initialize`, keep the session id, `notifications/initialized`; optionally open the GET stream."""
+    async def open(
+        self, *, listen: bool = False, capabilities: dict[str, Any] | None = None
+    ) -> LegacyHttpClient:
+        """`initialize`, keep the session id, `notifications/initialized`; optionally open the GET stream.
+
+        `capabilities` are the client capabilities declared (default `{"tasks": {}}`).
+        """
         body = {
             "jsonrpc": "2.0",
             "id": self.next_id(),
             "method": "initialize",
             "params": {
                 "protocolVersion": LEGACY_VERSION,
-                "capabilities": {"tasks": {}},
+                "capabilities": {"tasks": {}} if capabilities is None else capabilities,
                 "clientInfo": {"name": "mcptasks-integration-tests", "version": "0"},
             },
         }
@@ -252,12 +273,26 @@ class LegacyHttpClient(_HttpBase):
                     await self.notifications.add(json.loads("\n".join(data)))
                     data = []
 
-    async def request(self, method: str, params: dict[str, Any] | None = None, **extra: Any) -> Reply:
+    async def request(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        on_message: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        **extra: Any,
+    ) -> Reply:
+        """Send a request; `on_message` sees the other messages of its response stream as they come."""
         body: dict[str, Any] = {"jsonrpc": "2.0", "id": self.next_id(), "method": method}
         if params is not None:
             body["params"] = params
         body.update(extra)
-        return await self._post(body, self._headers())
+        return await self._post(body, self._headers(), on_message)
+
+    async def respond(self, request_id: int | str, result: dict[str, Any]) -> int:
+        """POST the JSON-RPC response to a request the server sent; returns the HTTP status (202)."""
+        body = {"jsonrpc": "2.0", "id": request_id, "result": result}
+        response = await self.http.post(self.url, json=body, headers=self._headers())
+        return response.status_code
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return (await self.request(method, params)).unwrap()
@@ -336,6 +371,10 @@ class StdioClient:
         self.process = process
         self.log_path = log_path
         self.notifications = Notifications()
+        #: Requests the server sent (elicitation/create, sampling/createMessage, ...), as received.
+        self.server_requests = Notifications()
+        #: Answer every server request `{}` at once; when False the test answers with `respond()`.
+        self.auto_answer = True
         self.lines: list[str] = []
         self._ids = itertools.count(1)
         self._pending: dict[int | str, asyncio.Future[dict[str, Any]]] = {}
@@ -371,7 +410,9 @@ class StdioClient:
                 if future is not None and not future.done():
                     future.set_result(message)
             elif "id" in message and "method" in message:
-                await self._send({"jsonrpc": "2.0", "id": message["id"], "result": {}})
+                await self.server_requests.add(message)
+                if self.auto_answer:
+                    await self._send({"jsonrpc": "2.0", "id": message["id"], "result": {}})
             else:
                 await self.notifications.add(message)
         for future in self._pending.values():
@@ -408,13 +449,19 @@ class StdioClient:
             body["params"] = params
         await self._send(body)
 
-    async def initialize(self, version: str = LEGACY_VERSION) -> dict[str, Any]:
-        """The 2025-11-25 handshake."""
+    async def respond(self, request_id: int | str, result: dict[str, Any]) -> None:
+        """Send the JSON-RPC response to a request the server sent."""
+        await self._send({"jsonrpc": "2.0", "id": request_id, "result": result})
+
+    async def initialize(
+        self, version: str = LEGACY_VERSION, *, capabilities: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The 2025-11-25 handshake; `capabilities` default to `{"tasks": {}}`."""
         self.initialize_result = await self.call(
             "initialize",
             {
                 "protocolVersion": version,
-                "capabilities": {"tasks": {}},
+                "capabilities": {"tasks": {}} if capabilities is None else capabilities,
                 "clientInfo": {"name": "mcptasks-integration-tests", "version": "0"},
             },
         )

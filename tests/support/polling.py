@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -110,3 +111,84 @@ async def wait_counter_stopped(path: Path, *, quiet_s: float = 0.5, within_s: fl
             return value
         if now >= deadline:
             raise AssertionError(f"{path.name} still advancing after {within_s}s (at {value})")
+
+
+class StatusTrail:
+    """Records a task's status as seen by polling, in the background, with notes in between.
+
+    `probe` answers the current status (or None when it cannot be read: a server restarting) and
+    may be replaced while the trail runs (`trail.probe = ...`, e.g. a client of the restarted
+    server). `lines()` is the transcript: each status the first time it was seen after another one
+    or after a note, and each note (`await mark(text)` also records the status right after the
+    note), with seconds since the start.
+    """
+
+    def __init__(self, probe: Callable[[], Awaitable[str | None]], *, every_s: float = 0.02) -> None:
+        self.probe = probe
+        self.every_s = every_s
+        self.entries: list[tuple[float, str, str]] = []
+        self._last: str | None = None
+        self._started = time.monotonic()
+        self._runner: asyncio.Task[None] | None = None
+
+    @property
+    def statuses(self) -> list[str]:
+        """The statuses seen, in order, each change once (notes ignored)."""
+        seen: list[str] = []
+        for _, kind, text in self.entries:
+            if kind == "status" and (not seen or seen[-1] != text):
+                seen.append(text)
+        return seen
+
+    def note(self, text: str) -> None:
+        """Add a note; the next status read is recorded even if unchanged."""
+        self.entries.append((time.monotonic() - self._started, "note", text))
+        self._last = None
+
+    async def mark(self, text: str) -> None:
+        """Add the note, then record the status right after it (unless unreadable)."""
+        self.note(text)
+        await self.sample()
+
+    async def sample(self) -> str | None:
+        """Probe once now and record a change; returns the status (None if unreadable)."""
+        try:
+            status = await self.probe()
+        except Exception:
+            return None
+        if status is not None and status != self._last:
+            self._last = status
+            self.entries.append((time.monotonic() - self._started, "status", status))
+        return status
+
+    def start(self) -> StatusTrail:
+        async def run() -> None:
+            while True:
+                await self.sample()
+                await asyncio.sleep(self.every_s)
+
+        self._runner = asyncio.create_task(run())
+        return self
+
+    async def stop(self) -> None:
+        """Stop polling (after one last sample)."""
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+        await self.sample()
+
+    def lines(self) -> list[str]:
+        return [
+            f"{at:6.2f}s  {'status ' if kind == 'status' else '-- '}{text}" for at, kind, text in self.entries
+        ]
+
+
+def sync_probe(read: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
+    """Adapt a plain function (a database or file read) into a probe for `until`."""
+
+    async def probe() -> Any:
+        return read()
+
+    return probe

@@ -80,8 +80,9 @@ class IntrospectionVerifier:
             logger.info("access token refused: no client_id", extra={"action": "introspect"})
             return None, INTROSPECTION_NEGATIVE_CACHE_S
         ttl = INTROSPECTION_CACHE_S
-        if verified.expires_at is not None:
-            ttl = max(0.0, min(ttl, verified.expires_at - time.time()))
+        exp = data.get("exp")
+        if isinstance(exp, int | float):
+            ttl = max(0.0, min(ttl, exp - time.time()))
         return verified, ttl
 
     def _refusal(self, data: dict[str, Any]) -> str | None:

@@ -45,18 +45,18 @@ class JWKSCache:
     async def keys_for(self, kid: str | None) -> KeySet | None:
         """The key set to verify a token signed with `kid`; None when no keys could be had."""
         now = time.monotonic()
-        stale = now - self._fetched_at > self._max_age_s
-        unknown = kid is not None and kid not in self._kids
-        if self._keys is None or stale or (unknown and now - self._fetched_at >= self._min_refetch_s):
-            await self._refresh(force=self._keys is None or stale)
+        stale = self._keys is not None and now - self._fetched_at > self._max_age_s
+        missing = self._keys is None or (kid is not None and kid not in self._kids)
+        # Every fetch, the first included, is rate-limited: an unreachable issuer is not asked
+        # again for every token.
+        if (stale or missing) and now - self._fetched_at >= self._min_refetch_s:
+            await self._refresh()
         return self._keys
 
-    async def _refresh(self, *, force: bool) -> None:
+    async def _refresh(self) -> None:
         async with self._lock:
-            # Single flight: whoever waited on the lock finds the fresh set and does not fetch again.
-            if not force and time.monotonic() - self._fetched_at < self._min_refetch_s:
-                return
-            if force and self._keys is not None and time.monotonic() - self._fetched_at < self._min_refetch_s:
+            # Single flight: whoever waited on the lock finds the fetch done and does not repeat it.
+            if time.monotonic() - self._fetched_at < self._min_refetch_s:
                 return
             self._fetched_at = time.monotonic()
             self.fetches += 1

@@ -95,6 +95,9 @@ def to_verified(claims: dict[str, Any], config: AuthConfig) -> VerifiedToken | N
     subject = claims.get("sub")
     scopes = _scopes(claims)
     exp = claims.get("exp")
+    # Reported with the clock tolerance included: the SDK refuses a token whose expires_at has
+    # passed, with no leeway of its own.
+    expires_at = int(exp) + config.leeway_s if isinstance(exp, int | float) else None
     kept = {
         key: claims[key]
         for key in ("iss", "sub", "aud", "client_id", "azp", "exp", "iat", "jti")
@@ -105,7 +108,7 @@ def to_verified(claims: dict[str, Any], config: AuthConfig) -> VerifiedToken | N
         subject=subject if isinstance(subject, str) and subject else client_id,
         client_id=client_id,
         scopes=scopes,
-        expires_at=int(exp) if isinstance(exp, int | float) else None,
+        expires_at=expires_at,
         resource=config.resource,
         claims=json.loads(json.dumps(kept, default=str)),
     )

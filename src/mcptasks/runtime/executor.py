@@ -375,7 +375,9 @@ class Executor:
         ):
             return
         policy = self._policy(record.tool_name)
-        if policy == "rerun" and self.resolver is not None and not self._stopping:
+        if policy == "rerun" and self._stopping:
+            return  # left as it is: the next start runs it again (an answer stored now is kept)
+        if policy == "rerun" and self.resolver is not None:
             claimed = await self.store.claim_for_rerun(record, self.node, now + self.lease_until(), now)
             if claimed is not None:
                 logger.info(

@@ -38,14 +38,15 @@ from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.executor import Executor, Invoke
 from mcptasks.runtime.manager import TaskManager
 from mcptasks.runtime.options import Leases, Retention
-from mcptasks.server.auth import build_auth
+from mcptasks.server.auth import build_auth, protected_resource_metadata
 from mcptasks.server.extension import TasksExtension
 from mcptasks.server.inputs import LegacyQuestions
 from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
 from mcptasks.server.notify import LegacyNotifier
 from mcptasks.server.owner import OwnerScope
+from mcptasks.server.streams import GetStreams, GetStreamTracker
 from mcptasks.server.tools import TaskTool, build_tool, task_invoker
-from mcptasks.server.workarounds import add_prebuilt_tool, apply_auth
+from mcptasks.server.workarounds import add_prebuilt_tool, apply_auth, refine_auth_routes
 from mcptasks.store import migrate
 from mcptasks.store.engine import create_engines, database_url, describe_url, warn_old_sqlite
 from mcptasks.store.store import Store
@@ -100,7 +101,8 @@ class Runtime:
         self.mcp = mcp
         self.tools: dict[str, TaskTool] = {}
         self.notifier = LegacyNotifier()
-        self.questions = LegacyQuestions(self)
+        self.get_streams = GetStreams()
+        self.questions = LegacyQuestions(self, self.get_streams)
         self.owner_scope: OwnerScope = settings.owner_scope
         self._manager: TaskManager | None = None
 
@@ -360,7 +362,11 @@ class TaskServer:
         """
         if self.settings.auth is not None and self.state is not ServerState.OPENED:
             raise RuntimeError("open the TaskServer before building its authenticated HTTP app")
-        return self.mcp.streamable_http_app(host=host, streamable_http_path=path)
+        app = self.mcp.streamable_http_app(host=host, streamable_http_path=path)
+        if self.settings.auth is not None:
+            refine_auth_routes(app, path, protected_resource_metadata(self.settings.auth))
+        app.add_middleware(GetStreamTracker, streams=self._runtime.get_streams, path=path)
+        return app
 
     async def run_http_async(self, *, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp") -> None:
         """Serve Streamable HTTP on `http://host:port/path` until `request_stop()` is called.

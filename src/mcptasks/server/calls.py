@@ -8,6 +8,10 @@ The decision table (protocol reference A1.2, A2.1, E23):
 | 2025-11-25 without `params.task`            | inline        | -32601     | inline     |
 | 2026-07-28, client declared the extension   | task          | task       | inline     |
 | 2026-07-28, client did not declare it       | inline        | -32021     | inline     |
+
+A tool's `Resolve(...)` parameters are resolved first, in the request (after the argument check,
+before any task exists): on 2026-07-28 a question turns the call into an `InputRequiredResult`
+and the task is created only on the retry that answers it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver.server import require_client_extension
-from mcp_types import CallToolResult
+from mcp_types import CallToolRequestParams, CallToolResult, InputRequiredResult
 
 from mcptasks.core.errors import InputUnavailable, TaskSupportMismatch, ToolNotFound
 from mcptasks.core.model import ELICITATION, InputMethod, TaskRecord, Wire
@@ -25,8 +29,8 @@ from mcptasks.runtime.context import TaskContext
 from mcptasks.server.handlers import MODERN_VERSIONS
 from mcptasks.server.inputs import send_on_session
 from mcptasks.server.owner import request_owner
-from mcptasks.server.tools import TaskTool, run_inline, task_invoker, validate_arguments
-from mcptasks.server.workarounds import connection_of
+from mcptasks.server.tools import TaskTool, resolve_parameters, run_inline, task_invoker, validate_arguments
+from mcptasks.server.workarounds import connection_of, sdk_context
 from mcptasks.wire import sep2663, v2025_11_25
 from mcptasks.wire.params import parse_params
 
@@ -47,6 +51,22 @@ def _progress_token(ctx: Ctx) -> str | int | None:
     return None
 
 
+async def _prepare(
+    runtime: Runtime,
+    ctx: Ctx,
+    entry: TaskTool,
+    arguments: dict[str, Any],
+    params: CallToolRequestParams | None,
+) -> dict[str, Any] | CallToolResult | InputRequiredResult:
+    """Before a task is created: check the arguments, then resolve the `Resolve(...)` parameters.
+
+    Returns the resolved values, or what to answer instead of creating the task (see
+    `resolve_parameters`). Raises: InvalidParams naming the argument; MCPError from a resolver.
+    """
+    validate_arguments(entry, arguments)
+    return await resolve_parameters(entry, arguments, sdk_context(runtime.mcp, ctx, params))
+
+
 async def _create(
     runtime: Runtime,
     ctx: Ctx,
@@ -55,8 +75,8 @@ async def _create(
     *,
     wire: Wire,
     requested_ttl_ms: int | None,
+    resolved: dict[str, Any],
 ) -> TaskRecord:
-    validate_arguments(entry, arguments)
     owner = request_owner(ctx, runtime.owner_scope)
     capabilities = ctx.session.client_capabilities
     record = await runtime.manager.create(
@@ -66,7 +86,7 @@ async def _create(
         arguments=arguments,
         requested_ttl_ms=requested_ttl_ms,
         progress_token=_progress_token(ctx) if wire == "2025-11-25" else None,
-        invoke=task_invoker(entry, arguments),
+        invoke=task_invoker(entry, arguments, resolved),
         client_capabilities=None
         if capabilities is None
         else capabilities.model_dump(by_alias=True, mode="json", exclude_none=True),
@@ -92,33 +112,60 @@ async def call_legacy_task(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
         raise ToolNotFound(params.name)
     if entry.task_support == "forbidden":
         raise TaskSupportMismatch(f"Tool {params.name!r} does not support task-augmented invocation")
+    arguments = params.arguments or {}
+    resolved = await _prepare(runtime, ctx, entry, arguments, None)
+    if not isinstance(resolved, dict):
+        # A resolver refused (2025-11-25 asks its questions on this request's own stream).
+        return resolved.model_dump(by_alias=True, mode="json", exclude_none=True)
     record = await _create(
-        runtime, ctx, entry, params.arguments or {}, wire="2025-11-25", requested_ttl_ms=params.task.ttl
+        runtime,
+        ctx,
+        entry,
+        arguments,
+        wire="2025-11-25",
+        requested_ttl_ms=params.task.ttl,
+        resolved=resolved,
     )
-    runtime.notifier.attach(record, connection_of(ctx.session), request_owner(ctx, runtime.owner_scope))
+    runtime.notifier.attach(
+        record,
+        connection_of(ctx.session),
+        request_owner(ctx, runtime.owner_scope),
+        is_pipe=ctx.request is None,
+    )
     return v2025_11_25.create_task_result(record)
 
 
-async def call_tool(runtime: Runtime, ctx: Ctx, entry: TaskTool, arguments: dict[str, Any]) -> Any:
+async def call_tool(runtime: Runtime, ctx: Ctx, entry: TaskTool, params: CallToolRequestParams) -> Any:
     """Any other `tools/call` of a registered tool: a SEP-2663 task, or inline (see table).
 
     Raises: TaskSupportMismatch (2025-11-25, required tool without a task), MCPError -32021
     (2026-07-28, required tool, extension not declared).
     """
+    arguments = dict(params.arguments or {})
     if ctx.protocol_version in MODERN_VERSIONS:
         declared = _declares_extension(ctx)
         if declared and entry.task_support != "forbidden":
-            record = await _create(runtime, ctx, entry, arguments, wire="sep-2663", requested_ttl_ms=None)
+            resolved = await _prepare(runtime, ctx, entry, arguments, params)
+            if not isinstance(resolved, dict):
+                return resolved  # input required first (no task yet), or a resolver refused
+            record = await _create(
+                runtime, ctx, entry, arguments, wire="sep-2663", requested_ttl_ms=None, resolved=resolved
+            )
             return sep2663.create_task_result(record)
         if entry.task_support == "required":
             require_client_extension(ctx, sep2663.EXTENSION_ID)
     elif entry.task_support == "required":
         raise TaskSupportMismatch("Task augmentation required for tools/call requests")
-    return await _inline(ctx, entry, arguments)
+    return await _inline(runtime, ctx, entry, arguments, params)
 
 
-async def _inline(ctx: Ctx, entry: TaskTool, arguments: dict[str, Any]) -> CallToolResult:
-    return await run_inline(entry, arguments, TaskContext(None, _RequestSink(ctx)))
+async def _inline(
+    runtime: Runtime, ctx: Ctx, entry: TaskTool, arguments: dict[str, Any], params: CallToolRequestParams
+) -> CallToolResult | InputRequiredResult:
+    resolved = await resolve_parameters(entry, arguments, sdk_context(runtime.mcp, ctx, params))
+    if not isinstance(resolved, dict):
+        return resolved
+    return await run_inline(entry, arguments, TaskContext(None, _RequestSink(ctx)), resolved)
 
 
 def _declares_extension(ctx: Ctx) -> bool:

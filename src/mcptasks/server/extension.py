@@ -61,5 +61,5 @@ class TasksExtension(Extension):
         entry = self._runtime.tools.get(params.name)
         if entry is None:
             return await call_next(ctx)
-        result: HandlerResult = await call_tool(self._runtime, ctx, entry, dict(params.arguments or {}))
+        result: HandlerResult = await call_tool(self._runtime, ctx, entry, params)
         return result

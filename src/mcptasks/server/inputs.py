@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from pydantic import BaseModel
 
 from mcptasks.core.model import ELICITATION, InputRequest, TaskRecord
 from mcptasks.core.owner import Owner
+from mcptasks.server.streams import GetStreams
 from mcptasks.wire import v2025_11_25
 
 if TYPE_CHECKING:
@@ -74,11 +76,16 @@ async def send_on_connection(connection: Connection, method: str, params: dict[s
     return result_type.model_validate(raw).model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
+def _cancel(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+
+
 class LegacyQuestions:
     """Delivers stored questions of 2025-11-25 tasks and stores the answers."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, get_streams: GetStreams) -> None:
         self._runtime = runtime
+        self._get_streams = get_streams
         self._streams: dict[str, list[_ResultStream]] = {}
         self._in_flight: set[tuple[str, str]] = set()
         self._sending: set[asyncio.Task[None]] = set()
@@ -124,17 +131,32 @@ class LegacyQuestions:
         channel = self._runtime.notifier.channel(task_id)
         params = request_params(task_id, request)
         self._in_flight.add(flight)
+        forget: Callable[[], None] | None = None
         try:
             if streams:
                 stream = streams[-1]
                 owner = stream.owner
                 result = await send_on_session(stream.session, stream.request_id, request.method, params)
-            elif channel is not None:
+            elif channel is not None and (
+                channel.is_pipe or self._get_streams.is_open(channel.connection.session_id)
+            ):
                 owner = channel.owner
+                session_id = channel.connection.session_id
+                if not channel.is_pipe and session_id is not None:
+                    # The GET stream may close before the answer comes: the question then waits again.
+                    current = asyncio.current_task()
+                    if current is not None:
+                        forget = self._get_streams.on_close(session_id, functools.partial(_cancel, current))
                 result = await send_on_connection(channel.connection, request.method, params)
             else:
-                return  # nobody to ask now: the next tasks/result asks
+                return  # nobody to ask now: the next GET stream or tasks/result asks
             await self._runtime.manager.answer(owner, task_id, {request.key: result})
+        except asyncio.CancelledError:
+            logger.info(
+                "question %s went back to waiting: its stream closed",
+                request.key,
+                extra={"action": "ask", "task_id": task_id},
+            )
         except Exception:
             # The client went away or answered with an error: the question stays outstanding.
             logger.info(
@@ -144,4 +166,6 @@ class LegacyQuestions:
                 extra={"action": "ask", "task_id": task_id},
             )
         finally:
+            if forget is not None:
+                forget()
             self._in_flight.discard(flight)

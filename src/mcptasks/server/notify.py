@@ -32,6 +32,9 @@ class Channel:
     connection: Connection
     owner: Owner
     progress_token: str | int | None
+    #: Whether the channel is a pipe (stdio), always open. On HTTP it is the standalone GET stream,
+    #: which may or may not be open (see `streams.GetStreams`).
+    is_pipe: bool = False
     #: Keeps notifications of one task in order.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -43,9 +46,9 @@ class LegacyNotifier:
         self._channels: dict[str, Channel] = {}
         self._sending: set[asyncio.Task[None]] = set()
 
-    def attach(self, record: TaskRecord, connection: Connection, owner: Owner) -> None:
+    def attach(self, record: TaskRecord, connection: Connection, owner: Owner, *, is_pipe: bool) -> None:
         """Push future changes of `record` to `connection` (until terminal or closed)."""
-        self._channels[record.task_id] = Channel(connection, owner, record.progress_token)
+        self._channels[record.task_id] = Channel(connection, owner, record.progress_token, is_pipe=is_pipe)
         task_id = record.task_id
 
         async def forget() -> None:

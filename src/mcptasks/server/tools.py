@@ -4,10 +4,17 @@ A tool is registered once as an SDK `Tool` (so its input schema and the conversi
 value into a `CallToolResult` are exactly the SDK's), with the parameter annotated `TaskContext`
 kept out of the schema. It then runs either inline (`run_inline`, an ordinary `tools/call`) or as a
 task (`task_invoker`, under the executor).
+
+Parameters annotated `Annotated[T, Resolve(fn)]` (the SDK's resolvers: elicitation, sampling,
+roots) are resolved by `resolve_parameters` inside the `tools/call` request, with the SDK's
+`Context`, before the tool body runs and before any task exists ("ask before you start"); on
+2026-07-28 that is a multi-round-trip `InputRequiredResult` answered by retrying the call. The
+resolved values are then bound to the body (`run_inline`, `task_invoker`).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import typing
@@ -15,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
@@ -85,6 +93,12 @@ def build_tool(
         context_kwarg=find_task_context_parameter(fn),
         structured_output=structured_output,
     )
+    if tool.resolved_params and on_restart == "rerun":
+        # The answers live in the request that created the task, not in the store: a rerun after a
+        # restart could not ask them again.
+        raise ValueError(
+            f"tool {tool.name!r} has Resolve(...) parameters, which on_restart='rerun' cannot replay"
+        )
     return TaskTool(tool=tool, task_support=task_support, on_restart=on_restart)
 
 
@@ -106,14 +120,68 @@ def _error_result(text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
 
 
-async def run_inline(entry: TaskTool, arguments: dict[str, Any], context: TaskContext) -> CallToolResult:
+@dataclass(frozen=True, slots=True)
+class _Captured:
+    """What the SDK would have passed to the tool body: the resolved parameters among them."""
+
+    values: dict[str, Any]
+
+
+async def resolve_parameters(
+    entry: TaskTool, arguments: dict[str, Any], context: Context[Any, Any]
+) -> dict[str, Any] | CallToolResult | InputRequiredResult:
+    """Run the tool's `Resolve(...)` resolvers now, in the request, with the SDK `context`.
+
+    Returns the resolved values by parameter name (empty for a tool without resolvers); or what
+    to answer instead of running the tool: an `InputRequiredResult` (2026-07-28: the client answers
+    by retrying the call) or an `isError` result (bad arguments, a declined question, a resolver
+    that failed; a crash is logged). The SDK's own `Tool.run` does the work, with the body replaced
+    by one that returns what it was given, so resolution is exactly the SDK's.
+    Raises: MCPError (e.g. -32021 when the client lacks the capability a resolver needs).
+    """
+    names = set(entry.tool.resolved_params)
+    if not names:
+        return {}
+
+    async def capture(**kwargs: Any) -> _Captured:
+        return _Captured({name: value for name, value in kwargs.items() if name in names})
+
+    probe = entry.tool.model_copy(update={"fn": capture, "is_async": True})
+    try:
+        outcome = await probe.run(arguments, context)
+    except MCPError:
+        raise
+    except UnexpectedToolError as exc:
+        logger.error(
+            "resolver of tool %r crashed", entry.name, exc_info=exc.__cause__, extra={"action": "tool_crash"}
+        )
+        return _error_result(str(exc))
+    except ToolError as exc:
+        return _error_result(str(exc))
+    if isinstance(outcome, _Captured):
+        return outcome.values
+    return typing.cast(InputRequiredResult, outcome)
+
+
+def _bound(entry: TaskTool, resolved: dict[str, Any] | None) -> Tool:
+    """The tool with its resolved parameters bound, so running it does not resolve them again."""
+    if resolved is None or not entry.tool.resolved_params:
+        return entry.tool
+    fn = functools.partial(entry.tool.fn, **resolved)
+    return entry.tool.model_copy(update={"fn": fn, "resolved_params": {}, "resolver_plans": {}})
+
+
+async def run_inline(
+    entry: TaskTool, arguments: dict[str, Any], context: TaskContext, resolved: dict[str, Any] | None = None
+) -> CallToolResult:
     """Run the tool inside its `tools/call` request and answer the way the SDK does.
 
+    `resolved` holds the values of its `Resolve(...)` parameters (see `resolve_parameters`).
     A deliberate `ToolError` becomes an `isError` result with its text; a crash becomes an `isError`
     result with the SDK's generic text (the detail is logged); an `MCPError` is raised as itself.
     """
     try:
-        result = await entry.tool.run(arguments, context, convert_result=True)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
+        result = await _bound(entry, resolved).run(arguments, context, convert_result=True)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
     except MCPError:
         raise
     except UnexpectedToolError as exc:
@@ -139,8 +207,13 @@ def _cause_of_type(exc: BaseException, kind: type[E]) -> E | None:
     return None
 
 
-def task_invoker(entry: TaskTool, arguments: dict[str, Any]) -> Invoke:
+def task_invoker(
+    entry: TaskTool, arguments: dict[str, Any], resolved: dict[str, Any] | None = None
+) -> Invoke:
     """The executor's `invoke` for one task of this tool: run it and map how it ended.
+
+    `resolved` holds the values of its `Resolve(...)` parameters, resolved before the task was
+    created (see `resolve_parameters`).
 
     - returns → `Completed` with the `CallToolResult` (an `isError` result too; both wires call
       that `completed`, SEP-2663 "Task Execution Errors");
@@ -149,9 +222,11 @@ def task_invoker(entry: TaskTool, arguments: dict[str, Any]) -> Invoke:
     - anything else → `Failed` with a fixed message; the exception is logged, never sent.
     """
 
+    tool = _bound(entry, resolved)
+
     async def invoke(context: TaskContext) -> Outcome:
         try:
-            result = await entry.tool.run(arguments, context, convert_result=True)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
+            result = await tool.run(arguments, context, convert_result=True)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
         except MCPError as exc:
             error = ErrorInfo(code=exc.error.code, message=exc.error.message, data=exc.error.data)
             return Failed(error, exc.error.message)

@@ -26,6 +26,15 @@
 7. `apply_auth`: `MCPServer` takes its `AuthSettings` and `TokenVerifier` only in its constructor,
    but a `TaskServer` is built (by the user's module) before the command line names the issuer;
    the settings are set on the server before its HTTP app is built.
+8. `sdk_context`: a tool's `Resolve(...)` parameters are resolved with the SDK's `Context`, which
+   `MCPServer` builds only inside its private `_handle_call_tool` (with its private subscription
+   bus); mcptasks resolves them itself, before a task is created, so it builds the same `Context`.
+   Waits on a public way to build a request's `Context` (SDK TODO "L54: Context rework").
+9. `refine_auth_routes`: the SDK's bearer guard always names `error="invalid_token"`, even when no
+   token was sent (RFC 6750 §3.1: it should not), puts no `scope` in its challenges, and takes the
+   first of two `Authorization` headers; its RFC 9728 route spells a path-less issuer with an added
+   trailing slash (`https://issuer.example/`), which is another issuer. The built app's routes are
+   given our guard (`auth.BearerChallenge`) and an exact metadata document.
 """
 
 from __future__ import annotations
@@ -33,16 +42,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
 from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.routes import cors_middleware
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import decode_header_value
-from mcp_types import HEADER_MISMATCH
+from mcp_types import HEADER_MISMATCH, CallToolRequestParams
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 
 def connection_of(session: ServerSession) -> Connection:
@@ -94,3 +109,31 @@ def apply_auth(mcp: MCPServer[Any], settings: AuthSettings, verifier: TokenVerif
     """Make `mcp`'s next HTTP app require tokens checked by `verifier` (workaround 7)."""
     mcp.settings.auth = settings
     mcp._token_verifier = verifier
+
+
+def sdk_context(
+    mcp: MCPServer[Any], ctx: ServerRequestContext[Any, Any], params: CallToolRequestParams | None
+) -> Context[Any, Any]:
+    """The SDK `Context` of a `tools/call`, as `MCPServer._handle_call_tool` builds it (workaround 8)."""
+    return Context(request_context=ctx, mcp_server=mcp, input_params=params, subscriptions=mcp._subscriptions)
+
+
+def refine_auth_routes(app: Starlette, mcp_path: str, metadata: dict[str, Any]) -> None:
+    """Swap the SDK's bearer guard and RFC 9728 handler in `app` for ours (workaround 9)."""
+    from mcptasks.server.auth import BearerChallenge
+
+    def serve_metadata(_request: Request) -> Response:
+        return JSONResponse(metadata, headers={"Cache-Control": "public, max-age=3600"})
+
+    for index, route in enumerate(app.router.routes):
+        if not isinstance(route, Route):
+            continue
+        if route.path == mcp_path and isinstance(route.app, RequireAuthMiddleware):
+            guard = route.app
+            route.app = BearerChallenge(guard.app, guard.required_scopes, guard.resource_metadata_url)
+        elif route.path.startswith("/.well-known/oauth-protected-resource"):
+            app.router.routes[index] = Route(
+                route.path,
+                endpoint=cors_middleware(serve_metadata, ["GET", "OPTIONS"]),
+                methods=["GET", "OPTIONS"],
+            )

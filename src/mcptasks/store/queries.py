@@ -41,6 +41,13 @@ def _values(statuses: Collection[TaskStatus]) -> list[str]:
     return sorted(status.value for status in statuses)
 
 
+def _asked_order() -> tuple[ColumnElement[Any], ...]:
+    # Keys are input-1, input-2, ...: shorter keys first keeps input-10 after input-9 when two
+    # questions share a timestamp.
+    key = task_input_requests.c.request_key
+    return (task_input_requests.c.created_at, func.length(key), key)
+
+
 def visible_to(owner: Owner) -> ColumnElement[bool]:
     """The access predicate: which task rows `owner` may read or change by id.
 
@@ -295,7 +302,7 @@ def outstanding_input_requests(owner: Owner, task_id: str) -> Select[Any]:
             task_input_requests.c.response.is_(None),
             visible_to(owner),
         )
-        .order_by(task_input_requests.c.created_at, task_input_requests.c.request_key)
+        .order_by(*_asked_order())
     )
 
 
@@ -422,7 +429,5 @@ def admin_task_events(task_id: str) -> Select[Any]:
 def admin_input_requests(task_id: str) -> Select[Any]:
     """Operator view: the input requests of one task, in the order the tool asked."""
     return (
-        select(task_input_requests)
-        .where(task_input_requests.c.task_id == task_id)
-        .order_by(task_input_requests.c.created_at, task_input_requests.c.request_key)
+        select(task_input_requests).where(task_input_requests.c.task_id == task_id).order_by(*_asked_order())
     )

@@ -96,7 +96,8 @@ class GroupCommitWriter:
                     for op, _ in batch:
                         savepoint = await conn.begin_nested()
                         try:
-                            value = await op(conn)
+                            with map_store_errors():  # as on PostgreSQL: driver errors are StoreError
+                                value = await op(conn)
                         except Exception as exc:
                             await savepoint.rollback()
                             outcomes.append((False, exc))

@@ -94,7 +94,9 @@ async def test_a_failing_op_gets_its_own_error_and_the_batch_commits(
     assert results[:5] == [r.task_id for r in good[:5]]
     assert isinstance(results[5], Boom)
     assert results[6:11] == [r.task_id for r in good[5:]]
-    assert isinstance(results[11], IntegrityError)
+    # Driver errors reach callers as StoreError, the driver's error kept as the cause.
+    assert isinstance(results[11], StoreError)
+    assert isinstance(results[11].__cause__, IntegrityError)
 
     assert await db.count("tasks") == 10
     assert await db.count("tasks", task_id=bad.task_id) == 0
