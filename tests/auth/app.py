@@ -1,12 +1,14 @@
 """The app the OAuth tests serve (`mcptasks serve tests/auth/app.py:server --auth-...`).
 
-Three tools: `echo` finishes at once, `gate` runs until a file exists (a task that stays
-`working`), `ask` asks one question (a task that parks in `input_required`).
+Four tools: `echo` finishes at once, `gate` runs until a file exists (a task that stays
+`working`), `ask` asks one question (a task that parks in `input_required`), and `ask_rerun` does the
+same but runs again from the start after a server stop (`on_restart="rerun"`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from mcptasks import Leases, TaskContext, TaskServer
@@ -43,3 +45,10 @@ async def ask(question: str, task: TaskContext) -> str:
     """Ask `question` (a confirm form) and return the answer's action."""
     answer = await task.elicit(question, CONFIRM_SCHEMA)
     return f"answered: {answer.action}"
+
+
+@server.tool(task_support="optional", on_restart="rerun")
+async def ask_rerun(question: str, task: TaskContext) -> str:
+    """As `ask`, run again after a restart; return the attempt, the action and the content."""
+    answer = await task.elicit(question, CONFIRM_SCHEMA)
+    return f"attempt {task.attempt}: {answer.action} {json.dumps(answer.content, sort_keys=True)}"
