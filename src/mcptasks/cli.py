@@ -614,13 +614,18 @@ async def _serve(server: TaskServer, args: argparse.Namespace) -> int:
         async with contextlib.AsyncExitStack() as stack:
             with _unreachable_as_error(_url(args.db)):
                 await stack.enter_async_context(server)
-            print(f"listening on {'stdio' if stdio else _http_url(args.host, args.port)}", file=out)
-            print(f"database {server.database_description}", file=out)
-            print(f"schema revision {server.schema_revision}", file=out, flush=True)
+
+            def announce() -> None:
+                # Printed once the server accepts connections, so a client may connect on seeing it.
+                print(f"listening on {'stdio' if stdio else _http_url(args.host, args.port)}", file=out)
+                print(f"database {server.database_description}", file=out)
+                print(f"schema revision {server.schema_revision}", file=out, flush=True)
+
             if stdio:
+                announce()
                 await server.run_stdio_async()
             else:
-                await server.run_http_async(host=args.host, port=args.port)
+                await server.run_http_async(host=args.host, port=args.port, on_listening=announce)
     if stdio and server.stop_requested:
         # The SDK's stdin reader thread blocks until the client writes or closes stdin and cannot
         # be interrupted; everything durable is committed by now, so leave without waiting for it.

@@ -55,6 +55,8 @@ logger = logging.getLogger("mcptasks.server")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: How often `run_http_async` checks whether uvicorn accepts connections yet, in seconds.
+HTTP_STARTED_POLL_S = 0.02
 #: How long open HTTP connections may take to close once the server stops, in seconds.
 HTTP_CLOSE_GRACE_S = 3
 
@@ -368,7 +370,14 @@ class TaskServer:
         app.add_middleware(GetStreamTracker, streams=self._runtime.get_streams, path=path)
         return app
 
-    async def run_http_async(self, *, host: str = "127.0.0.1", port: int = 8000, path: str = "/mcp") -> None:
+    async def run_http_async(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        path: str = "/mcp",
+        on_listening: Callable[[], None] | None = None,
+    ) -> None:
         """Serve Streamable HTTP on `http://host:port/path` until `request_stop()` is called.
 
         A stop first stops the executor (running tools get the shutdown grace, then are failed as
@@ -376,6 +385,7 @@ class TaskServer:
         closing open streams and giving other connections `HTTP_CLOSE_GRACE_S`. Signals are the
         caller's (the CLI maps SIGINT/SIGTERM to `request_stop()`): uvicorn's own handlers would
         re-raise the signal before running tasks get their grace.
+        `on_listening()` is called once the socket accepts connections.
         Raises: ConfigurationError when the address cannot be bound.
         """
         async with self.lifespan():
@@ -396,7 +406,15 @@ class TaskServer:
                 # handle_exit (not just should_exit) also ends SSE streams, which watch for it.
                 server.handle_exit(signal.SIGTERM, None)
 
+            async def announce_when_listening() -> None:
+                # uvicorn offers only its `started` flag, no event to wait on.
+                while not server.started:  # noqa: ASYNC110
+                    await asyncio.sleep(HTTP_STARTED_POLL_S)
+                if on_listening is not None:
+                    on_listening()
+
             watcher = asyncio.ensure_future(stop_when_requested())
+            announcer = asyncio.ensure_future(announce_when_listening())
             try:
                 try:
                     await server.serve()
@@ -405,9 +423,10 @@ class TaskServer:
                 if not server.started:
                     raise ConfigurationError(f"could not listen on http://{host}:{port}{path}")
             finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                for side in (watcher, announcer):
+                    side.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await side
 
 
 __all__ = ["ConfigurationError", "ServerState", "Settings", "TaskServer"]
