@@ -489,3 +489,23 @@ def test_stdio_with_auth_options_exits_1_with_one_line(issuer: LocalIssuer, tmp_
         "mcptasks: error: --auth-* options apply to --transport http; stdio is never authenticated"
     ]
     assert not (tmp_path / "stdio.db").exists()
+
+
+async def test_two_authorization_headers_are_refused(issuer: LocalIssuer, jwt_server: AuthServer) -> None:
+    """storage-and-auth.md §6 test 18: duplicate Authorization headers are rejected, not guessed at."""
+    good = issuer.mint("alice", "c1", jwt_server.resource)
+    text = marker("two-headers")
+    headers = [(key, value) for key, value in modern_headers("tools/call", "echo", None).items()] + [
+        ("Authorization", f"Bearer {good}"),
+        ("Authorization", f"Bearer {good}"),
+    ]
+    async with httpx.AsyncClient(timeout=20) as http:
+        response = await http.post(
+            jwt_server.url,
+            json=modern_body("tools/call", {"name": "echo", "arguments": {"text": text}}),
+            headers=headers,
+        )
+    assert response.status_code == 400, response.text
+    _, params = challenge(response)
+    assert params.get("error") == "invalid_request", response.headers
+    assert jwt_server.tasks_mentioning(text) == 0
