@@ -46,7 +46,7 @@ from mcptasks.server.notify import LegacyNotifier
 from mcptasks.server.owner import OwnerScope
 from mcptasks.server.streams import GetStreams, GetStreamTracker
 from mcptasks.server.tools import TaskTool, build_tool, task_invoker
-from mcptasks.server.workarounds import add_prebuilt_tool, apply_auth, refine_auth_routes
+from mcptasks.server.workarounds import add_prebuilt_tool, apply_auth, has_sdk_tool, refine_auth_routes
 from mcptasks.store import migrate
 from mcptasks.store.engine import create_engines, database_url, describe_url, warn_old_sqlite
 from mcptasks.store.store import Store
@@ -129,7 +129,7 @@ class Runtime:
 
     def has_plain_tool(self, name: str) -> bool:
         """Whether `name` is a tool registered directly on the SDK server (never a task)."""
-        return name not in self.tools and any(t.name == name for t in self.mcp._tool_manager.list_tools())
+        return name not in self.tools and has_sdk_tool(self.mcp, name)
 
 
 class TaskServer:

@@ -74,6 +74,11 @@ async def notify_raw(connection: Connection, method: str, params: Mapping[str, A
     await connection.notify(method, dict(params))
 
 
+def has_sdk_tool(mcp: MCPServer[Any], name: str) -> bool:
+    """Whether a tool named `name` is registered on the SDK server (workaround 3: no public lookup)."""
+    return mcp._tool_manager.get_tool(name) is not None
+
+
 def add_prebuilt_tool(mcp: MCPServer[Any], tool: Tool) -> None:
     """Register a `Tool` built with `Tool.from_function(context_kwarg=...)` (workaround 3).
 

@@ -193,6 +193,11 @@ def set_status_message(task_id: str, attempt: int, node: str, message: str | Non
     )
 
 
+def read_task(task_id: str) -> Select[Any]:
+    """Re-read one task inside a worker's or the maintenance's own write (no owner: it is fenced)."""
+    return select(tasks).where(tasks.c.task_id == task_id)
+
+
 def insert_result(
     task_id: str, result: dict[str, Any] | None, error: dict[str, Any] | None, now: datetime
 ) -> Insert:

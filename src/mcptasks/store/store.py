@@ -320,7 +320,7 @@ class Store:
             if target.is_terminal:
                 await conn.execute(queries.insert_result(task_id, result, error, now))
             await conn.execute(queries.insert_event(task_id, source, target, now, message, attempt, node))
-            row = (await conn.execute(queries.admin_get_task(task_id))).mappings().first()
+            row = (await conn.execute(queries.read_task(task_id))).mappings().first()
             return None if row is None else record_from_row(row)
 
         return await self._write(op)
@@ -334,7 +334,7 @@ class Store:
             changed = await conn.execute(queries.set_status_message(task_id, attempt, node, message, now))
             if changed.rowcount != 1:
                 return None
-            row = (await conn.execute(queries.admin_get_task(task_id))).mappings().first()
+            row = (await conn.execute(queries.read_task(task_id))).mappings().first()
             return None if row is None else record_from_row(row)
 
         return await self._write(op)
@@ -382,7 +382,7 @@ class Store:
                             task_id, source, TaskStatus.INPUT_REQUIRED, now, None, attempt, node
                         )
                     )
-            task = (await conn.execute(queries.admin_get_task(task_id))).mappings().first()
+            task = (await conn.execute(queries.read_task(task_id))).mappings().first()
             assert task is not None
             return record_from_row(task), request
 
@@ -468,7 +468,7 @@ class Store:
             )
             if changed.rowcount != 1:
                 return None
-            row = (await conn.execute(queries.admin_get_task(record.task_id))).mappings().first()
+            row = (await conn.execute(queries.read_task(record.task_id))).mappings().first()
             return None if row is None else record_from_row(row)
 
         return await self._write(op)
