@@ -27,7 +27,7 @@ import pytest
 
 from mcptasks.core.model import Completed, ErrorInfo, Failed, TaskRecord, utcnow
 from mcptasks.core.owner import Owner
-from mcptasks.store.engine import create_engines, database_url
+from mcptasks.store.engine import database_url
 from mcptasks.store.migrate import head_revision
 from mcptasks.store.store import Store
 
@@ -494,7 +494,7 @@ def test_tasks_commands_refuse_an_unmigrated_database_and_name_the_fix(tmp_path:
 
 async def _store_two_tasks(db: Path) -> tuple[str, str]:
     """Write a completed task (principal alice) and a failed one (a session); return their ids."""
-    store = Store(create_engines(database_url(str(db))))
+    store = Store.for_url(database_url(str(db)))
     await store.open()
     try:
         now = utcnow()

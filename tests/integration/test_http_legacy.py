@@ -516,3 +516,26 @@ async def test_inline_call_reports_progress_on_its_own_stream(legacy_session: Le
     progress = [n["params"] for n in reply.notifications if n.get("method") == "notifications/progress"]
     assert [p["progress"] for p in progress] == [1, 2, 3]
     assert {p["progressToken"] for p in progress} == {"inline"}
+
+
+async def test_requests_that_never_stream_are_answered_with_a_json_body(
+    legacy_session: LegacyFactory,
+) -> None:
+    """`responses.ResponseModeMiddleware`: JSON for task requests, SSE where the server may stream."""
+    client = await legacy_session()
+    created = await client.request("tools/call", {"name": "echo", "arguments": {"text": "j"}, "task": {}})
+    assert created.raw.lstrip().startswith("{"), created.raw  # a plain JSON body
+    task_id = created.result["task"]["taskId"]
+    await wait_terminal(client, task_id)
+    for method, params in (
+        ("tasks/get", {"taskId": task_id}),
+        ("tasks/list", {}),
+        ("tasks/cancel", {"taskId": task_id}),  # an error answer (terminal), as JSON too
+    ):
+        reply = await client.request(method, params)
+        assert reply.raw.lstrip().startswith("{"), (method, reply.raw)
+    # tasks/result may carry the task's questions first: an SSE stream, as an inline call is.
+    result = await client.request("tasks/result", {"taskId": task_id})
+    assert "data:" in result.raw and result.result["content"][0]["text"] == "echo: j"
+    inline = await client.request("tools/call", {"name": "echo", "arguments": {"text": "k"}})
+    assert "data:" in inline.raw and inline.result["content"][0]["text"] == "echo: k"

@@ -334,3 +334,19 @@ async def test_concurrent_creates_are_each_durable(modern: ModernHttpClient) -> 
     assert [task["taskId"] for task in got] == ids
     for task_id in ids:
         assert len(task_id) >= 22
+
+
+async def test_an_inline_call_still_streams_its_progress(modern: ModernHttpClient) -> None:
+    """Task requests are answered with a JSON body; a call run inline keeps its stream (progress)."""
+    reply = await modern.request(
+        "tools/call",
+        {"name": "slow", "arguments": {"steps": 3, "delay_ms": 1}, "_meta": {"progressToken": "p-1"}},
+        declare=False,
+    )
+    assert reply.result["content"][0]["text"] == "counted to 3", reply.result
+    progress = [n for n in reply.notifications if n.get("method") == "notifications/progress"]
+    assert [n["params"]["progress"] for n in progress] == [1, 2, 3]
+    created = await modern.request("tools/call", {"name": "echo", "arguments": {"text": "j"}})
+    assert created.raw.lstrip().startswith("{") and created.result["resultType"] == "task"
+    got = await modern.request("tasks/get", {"taskId": created.result["taskId"]})
+    assert got.raw.lstrip().startswith("{")

@@ -1,12 +1,15 @@
-"""Fixtures of the unit suite: a real SQLite file per test, the real `Store`, `Executor` and
-`TaskManager`, and factories for owners and tasks.
+"""Fixtures of the unit suite: a real database per test (SQLite and PostgreSQL), the real `Store`,
+`Executor` and `TaskManager`, and factories for owners and tasks.
 
-- `template_db` (session): one SQLite file migrated to head with `migrate.upgrade`; every test gets
-  a `shutil.copy` of it (`db_path`), so no test pays for the migration or sees another's rows.
-- `engines`, `store`: engines and an opened `Store` on that copy; both closed at teardown
-  (`filterwarnings = error` turns an unclosed aiosqlite connection into a failure).
-- `statements`: a `before_cursor_execute` listener on both engines recording what ran
-  (procrastinate's `InMemoryConnector.queries`).
+- `engine` (parametrized): every test that uses the store runs once on SQLite and once on
+  PostgreSQL (`tests/conftest.py` decides whether PostgreSQL must be there).
+- `template_db` (session): one SQLite file migrated to head with `migrate.upgrade`; every SQLite test
+  gets a `shutil.copy` of it. PostgreSQL tests get a database cloned from a migrated template
+  database (`postgres_template`). No test pays for the migration or sees another's rows.
+- `store`: the `Store` opened on that database as a serving process opens it; closed at teardown.
+- `db`: reads the test's database directly, past the owner-scoped verbs (through the store's own
+  connector, so one SQLite library has the file open).
+- `statements`: records every statement the store runs, with its parameters (`Connector.trace`).
 - `owner_factory`, `task_factory`: build owners and committed tasks in any status, through the real
   store verbs (so each task has the events and results its status implies).
 - `leases`, `retention`, `executor_factory`, `manager`: a runtime with timings short enough for tests.
@@ -19,15 +22,16 @@ import itertools
 import shutil
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import URL
+from tests.conftest import PostgresServer
 
 from mcptasks.core.model import Completed, ErrorInfo, Failed, TaskRecord, Wire, utcnow
 from mcptasks.core.owner import Owner, OwnerKind
@@ -37,8 +41,10 @@ from mcptasks.runtime.executor import Executor
 from mcptasks.runtime.manager import TaskManager
 from mcptasks.runtime.options import Leases, Retention
 from mcptasks.store import migrate
-from mcptasks.store.engine import Engines, create_engines, database_url
+from mcptasks.store.engine import create_engines, database_url
+from mcptasks.store.program import Execute, Program
 from mcptasks.store.schema import metadata
+from mcptasks.store.statements import Statement
 from mcptasks.store.store import Store
 
 #: The node id tasks made by `task_factory` are leased to, unless told otherwise.
@@ -50,23 +56,17 @@ EVENTUALLY_TIMEOUT_S = 5.0
 # -- database -----------------------------------------------------------------------------------
 
 
-def _migrate_template(path: Path) -> None:
-    async def run() -> None:
-        engines = create_engines(database_url(str(path)))
-        try:
-            await migrate.upgrade(engines)
-        finally:
-            await engines.dispose()
-
+def _in_thread(run: Callable[[], Awaitable[None]]) -> None:
+    """Run `run()` in an event loop of its own thread (session fixtures must not touch
+    pytest-asyncio's loops)."""
     failure: list[BaseException] = []
 
     def target() -> None:
         try:
-            asyncio.run(run())
+            asyncio.run(run())  # type: ignore[arg-type]
         except BaseException as exc:  # re-raised in the calling thread
             failure.append(exc)
 
-    # A thread of its own: the session fixture must not touch pytest-asyncio's event loops.
     thread = threading.Thread(target=target, name="migrate-template")
     thread.start()
     thread.join()
@@ -74,41 +74,64 @@ def _migrate_template(path: Path) -> None:
         raise failure[0]
 
 
+def _migrate(url: URL) -> None:
+    async def run() -> None:
+        engines = create_engines(url)
+        try:
+            await migrate.upgrade(engines)
+        finally:
+            await engines.dispose()
+
+    _in_thread(run)
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated to head once per session; copy it, never open it."""
     path = tmp_path_factory.mktemp("template") / "template.db"
-    _migrate_template(path)
+    _migrate(database_url(str(path)))
     # Disposing the last connection checkpoints the WAL into the main file and removes it.
     assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
     return path
 
 
-@pytest.fixture
-def db_path(tmp_path: Path, template_db: Path) -> Path:
-    """This test's own copy of the migrated template."""
-    path = tmp_path / "mcptasks.db"
-    shutil.copy(template_db, path)
-    return path
-
-
-@pytest.fixture
-def db_url(db_path: Path) -> URL:
-    return database_url(str(db_path))
-
-
-@pytest.fixture
-async def engines(db_url: URL) -> AsyncIterator[Engines]:
-    engines = create_engines(db_url)
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per session: the template of each test's."""
+    name = postgres_server.create_database(prefix="mcptasks_template")
     try:
-        yield engines
+        _migrate(postgres_server.url(name))
+        yield name
     finally:
-        await engines.dispose()
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """The database engine of this run of the test."""
+    return str(request.param)
 
 
 @pytest.fixture
-async def store(engines: Engines) -> AsyncIterator[Store]:
-    store = Store(engines)
+def db_url(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[URL]:
+    """This test's own migrated database: a copy of the SQLite template, or a PostgreSQL clone."""
+    if engine == "sqlite":
+        template: Path = request.getfixturevalue("template_db")
+        path = tmp_path / "mcptasks.db"
+        shutil.copy(template, path)
+        yield database_url(str(path))
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create_database(template=request.getfixturevalue("postgres_template"))
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+async def store(db_url: URL) -> AsyncIterator[Store]:
+    store = Store.for_url(db_url)
     await store.open()
     try:
         yield store
@@ -116,33 +139,74 @@ async def store(engines: Engines) -> AsyncIterator[Store]:
         await store.close()
 
 
+def _count_program(table_name: str, where: Mapping[str, Any]) -> Program[int]:
+    table = metadata.tables[table_name]
+    statement = select(func.count().label("n")).select_from(table)
+    for column in where:
+        statement = statement.where(table.c[column] == column_param(table, column))
+    result = yield Execute(Statement("probe_count", "test probe", statement), dict(where))
+    row = result.first()
+    assert row is not None
+    return int(row["n"])
+
+
+def column_param(table: Any, column: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(column, type_=table.c[column].type)
+
+
+def _rows_program() -> Program[dict[str, list[dict[str, Any]]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table in metadata.sorted_tables:
+        result = yield Execute(Statement(f"probe_{table.name}", "test probe", select(table)), {})
+        out[table.name] = result.rows
+    return out
+
+
 @dataclass
 class DbProbe:
     """Reads the test's database directly, past the owner-scoped verbs."""
 
-    engines: Engines
+    store: Store
 
     async def count(self, table_name: str, **where: Any) -> int:
         """How many rows of `table_name` match the equality filters `where`."""
-        table = metadata.tables[table_name]
-        statement = select(func.count()).select_from(table)
-        for column, value in where.items():
-            statement = statement.where(table.c[column] == value)
-        async with self.engines.reader.connect() as conn:
-            return int((await conn.execute(statement)).scalar_one())
+        return await self.store.connector.read(lambda: _count_program(table_name, where))
 
     async def rows(self) -> dict[str, list[dict[str, Any]]]:
         """Every row of every mcptasks table, as dicts."""
-        out: dict[str, list[dict[str, Any]]] = {}
-        async with self.engines.reader.connect() as conn:
-            for table in metadata.sorted_tables:
-                out[table.name] = [dict(row) for row in (await conn.execute(select(table))).mappings()]
-        return out
+        return await self.store.connector.read(_rows_program)
+
+    async def execute(self, sql: str) -> None:
+        """Run one SQL statement (DDL for a test's own fixture) in a transaction of its own."""
+
+        def program() -> Program[None]:
+            yield Execute(Statement("probe_sql", "test probe", text(sql)), {})
+
+        await self.store.connector.submit(program)
+
+    async def refuse_inserts(self, table: str, *, when: str = "TRUE") -> None:
+        """Make every INSERT into `table` whose NEW row satisfies `when` fail with 'refused'."""
+        if self.store.connector.engine == "sqlite":
+            await self.execute(
+                f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+                f"WHEN {when} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+            return
+        await self.execute(
+            f"CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN IF {when} THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+        )
+        await self.execute(
+            f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION refuse_{table}()"
+        )
 
 
 @pytest.fixture
-def db(engines: Engines) -> DbProbe:
-    return DbProbe(engines)
+def db(store: Store) -> DbProbe:
+    return DbProbe(store)
 
 
 # -- statement recording ------------------------------------------------------------------------
@@ -150,52 +214,31 @@ def db(engines: Engines) -> DbProbe:
 
 @dataclass
 class Statements:
-    """What ran on the engines: `(sql, parameters)` in order."""
+    """What the store ran: `(statement name, parameters)` in order."""
 
-    ran: list[tuple[str, Any]] = field(default_factory=list)
+    ran: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def clear(self) -> None:
         self.ran.clear()
 
-    def touching_tasks(self) -> list[tuple[str, list[Any]]]:
-        """`(sql, bound values)` of the statements that read or write an mcptasks table.
-
-        BEGIN, SAVEPOINT/RELEASE and PRAGMA statements are left out.
-        """
-        names = tuple(metadata.tables)
-        return [(sql, _flatten(params)) for sql, params in self.ran if any(name in sql for name in names)]
-
-
-def _flatten(parameters: Any) -> list[Any]:
-    # The bound values of one execution: positional, named or executemany.
-    if parameters is None:
-        return []
-    if isinstance(parameters, dict):
-        return list(parameters.values())
-    if isinstance(parameters, list | tuple):
-        values: list[Any] = []
-        for item in parameters:
-            values.extend(_flatten(item) if isinstance(item, list | tuple | dict) else [item])
-        return values
-    return [parameters]
+    def touching_tasks(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every statement recorded (all of them read or write an mcptasks table)."""
+        return list(self.ran)
 
 
 @pytest.fixture
-def statements(engines: Engines) -> Iterator[Statements]:
-    """Record every statement the engines run (a SQLAlchemy `before_cursor_execute` listener)."""
+def statements(store: Store) -> Iterator[Statements]:
+    """Record every statement the store runs (`Connector.trace`)."""
     recorded = Statements()
 
-    def listener(_conn: Any, _cursor: Any, sql: str, parameters: Any, _context: Any, _many: bool) -> None:
-        recorded.ran.append((sql, parameters))
+    def trace(statement: Statement, params: Mapping[str, Any]) -> None:
+        recorded.ran.append((statement.name, dict(params)))
 
-    targets = {id(e.sync_engine): e.sync_engine for e in (engines.writer, engines.reader)}.values()
-    for target in targets:
-        event.listen(target, "before_cursor_execute", listener)
+    store.connector.trace = trace
     try:
         yield recorded
     finally:
-        for target in targets:
-            event.remove(target, "before_cursor_execute", listener)
+        store.connector.trace = None
 
 
 # -- owners and tasks ---------------------------------------------------------------------------

@@ -162,8 +162,11 @@ class TaskRecord:
         progress_token: str | int | None = None,
         client_capabilities: JSON | None = None,
         now: datetime | None = None,
+        lease_node: str | None = None,
+        lease_expires_at: datetime | None = None,
+        attempt: int = 0,
     ) -> TaskRecord:
-        """A new `working` task owned by `owner`, created now."""
+        """A new `working` task owned by `owner`, created now (`lease_*`, `attempt`: its first worker)."""
         created = now or utcnow()
         return cls(
             task_id=new_task_id(),
@@ -183,6 +186,9 @@ class TaskRecord:
             poll_interval_ms=poll_interval_ms,
             progress_token=progress_token,
             client_capabilities=client_capabilities,
+            lease_node=lease_node,
+            lease_expires_at=lease_expires_at,
+            attempt=attempt,
         )
 
 

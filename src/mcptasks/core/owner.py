@@ -64,6 +64,17 @@ class Owner:
         """An anonymous caller with no session (2026-07-28 stateless HTTP)."""
         return cls("capability", "capability")
 
+    def may_see(self, owner_kind: OwnerKind, owner_key: str) -> bool:
+        """Whether this owner may read or change a task owned by (`owner_kind`, `owner_key`).
+
+        The caller's own tasks; and a capability task (created without a session or a token) when
+        the caller is anonymous too: its unguessable id is the right to read it. An OAuth principal
+        never sees capability tasks. `store.queries.visible_to` is the same rule in SQL.
+        """
+        if owner_key == self.key:
+            return True
+        return owner_kind == "capability" and self.kind != "principal"
+
     @property
     def can_list(self) -> bool:
         """Whether this owner may enumerate its tasks (`tasks/list`); capability owners may not."""

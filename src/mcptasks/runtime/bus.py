@@ -1,7 +1,11 @@
-"""In-process fan-out of task changes: status pushes and `tasks/result` waiters listen here.
+"""In-process fan-out of task changes: status pushes and the waiters of a task listen here.
 
 A notification on this bus is only a wake-up: listeners re-read the store (with the owner) before
 acting on anything. Replicas that do not share a process fall back to polling.
+
+Waiting is scoped: `with bus.watching(task_id) as changed:` registers a waiter before the
+caller reads the store (so a change committed during the read still wakes it) and removes it on
+exit, so the bus holds state only for tasks someone is waiting on right now.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from mcptasks.core.model import InputRequest, TaskRecord
 
@@ -20,6 +24,33 @@ ProgressListener = Callable[[TaskRecord, float, float | None, str | None], None]
 InputListener = Callable[[TaskRecord, InputRequest], None]
 
 
+class Changed:
+    """A wake-up for one waiter of one task: `wait(timeout_s)` returns at the next change."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        """Mark a change (the waiter's next `wait` returns at once)."""
+        self._event.set()
+
+    @property
+    def is_set(self) -> bool:
+        """Whether a change arrived since the last `wait` returned."""
+        return self._event.is_set()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` seconds for a change; True if one arrived. Re-arms itself."""
+        if not self._event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), timeout_s)
+        arrived = self._event.is_set()
+        self._event.clear()
+        return arrived
+
+
 class TaskBus:
     """Publishes task changes to listeners and wakes waiters."""
 
@@ -27,7 +58,7 @@ class TaskBus:
         self._status_listeners: list[StatusListener] = []
         self._progress_listeners: list[ProgressListener] = []
         self._input_listeners: list[InputListener] = []
-        self._changed: dict[str, asyncio.Event] = {}
+        self._waiters: dict[str, set[Changed]] = {}
 
     def on_status(self, listener: StatusListener) -> None:
         """Call `listener(record)` after every committed status or status-message change."""
@@ -52,12 +83,18 @@ class TaskBus:
 
     def wake(self, task_id: str) -> None:
         """Wake whoever waits on `task_id` (a status change, or answers stored for it)."""
-        event = self._changed.pop(task_id, None)
-        if event is not None:
-            event.set()
+        for changed in self._waiters.get(task_id, ()):
+            changed.set()
+
+    def wake_all(self) -> None:
+        """Wake every waiter (another process changed the database: each re-reads its task)."""
+        for waiters in self._waiters.values():
+            for changed in waiters:
+                changed.set()
 
     def publish_input(self, record: TaskRecord, request: InputRequest) -> None:
         """Announce a question a tool asked (2025-11-25 delivers it as a request to the client)."""
+        self.wake(record.task_id)
         for listener in self._input_listeners:
             try:
                 listener(record, request)
@@ -74,12 +111,20 @@ class TaskBus:
             except Exception:
                 logger.exception("progress listener failed", extra={"action": "publish_progress"})
 
-    def watch(self, task_id: str) -> asyncio.Event:
-        """An event set by the next change of `task_id`; take it before reading the store."""
-        return self._changed.setdefault(task_id, asyncio.Event())
+    @contextlib.contextmanager
+    def watching(self, task_id: str) -> Iterator[Changed]:
+        """Be woken by changes of `task_id` for the duration of the block (enter before reading)."""
+        changed = Changed()
+        waiters = self._waiters.setdefault(task_id, set())
+        waiters.add(changed)
+        try:
+            yield changed
+        finally:
+            waiters.discard(changed)
+            if not waiters and self._waiters.get(task_id) is waiters:
+                del self._waiters[task_id]
 
-    @staticmethod
-    async def wait(event: asyncio.Event, timeout_s: float) -> None:
-        """Return when `event` (from `watch`) is set, or after `timeout_s` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout_s)
+    @property
+    def watched(self) -> int:
+        """How many tasks have a waiter now (the bus's only per-task state)."""
+        return len(self._waiters)

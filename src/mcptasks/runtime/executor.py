@@ -29,7 +29,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -67,6 +67,8 @@ INTERRUPTED_WAITING_MESSAGE = (
 UNKNOWN_TOOL_MESSAGE = "Task interrupted: its tool is not served any more"
 #: How often a worker waiting for an answer re-reads the store (answers from other replicas), in s.
 INPUT_POLL_S = 1.0
+#: How often the executor looks whether another process changed the database (SQLite), in s.
+EXTERNAL_CHANGE_POLL_S = 0.1
 
 
 class ToolResolver(Protocol):
@@ -139,21 +141,21 @@ class _TaskSink:
         executor.bus.publish_input(current, request)
         running.waiting_input += 1
         try:
-            while True:
-                changed = executor.bus.watch(record.task_id)
-                latest = await executor.store.get_input_request(record.task_id, key)
-                if latest is None:
-                    raise TaskCancelled()  # the task was deleted
-                if latest.response is not None:
-                    return latest.response
-                running.context.check_cancelled()
-                cancelled = asyncio.ensure_future(running.context.wait_cancelled())
-                woken = asyncio.ensure_future(executor.bus.wait(changed, INPUT_POLL_S))
-                try:
-                    await asyncio.wait({cancelled, woken}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    cancelled.cancel()
-                    woken.cancel()
+            with executor.bus.watching(record.task_id) as changed:
+                while True:
+                    latest = await executor.store.get_input_request(record.task_id, key)
+                    if latest is None:
+                        raise TaskCancelled()  # the task was deleted
+                    if latest.response is not None:
+                        return latest.response
+                    running.context.check_cancelled()
+                    cancelled = asyncio.ensure_future(running.context.wait_cancelled())
+                    woken = asyncio.ensure_future(changed.wait(INPUT_POLL_S))
+                    try:
+                        await asyncio.wait({cancelled, woken}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        cancelled.cancel()
+                        woken.cancel()
         finally:
             running.waiting_input -= 1
 
@@ -190,17 +192,22 @@ class Executor:
         self._running: dict[str, _Running] = {}
         self._side_tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._rechecking: asyncio.Task[None] | None = None
+        store.on_external_change(self._on_external_change)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Recover what a previous process left behind, then start the side tasks."""
         await self._recover_once()
-        for name, loop in (
+        side_tasks: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
             ("heartbeat", self._heartbeat_loop),
             ("recover_leases", self._recover_loop),
             ("sweep_ttl", self._sweep_loop),
-        ):
+        ]
+        if self.store.check_external_changes() is not None:
+            side_tasks.append(("watch_changes", self._watch_changes_loop))
+        for name, loop in side_tasks:
             self._side_tasks.append(asyncio.create_task(loop(), name=f"mcptasks.{name}"))
 
     async def stop(self) -> None:
@@ -304,12 +311,13 @@ class Executor:
                     return  # cancelled by the client: the store already says so
                 if running.keep_on_stop or self._policy(record.tool_name) == "rerun":
                     # Kept for the next start: parked questions stay answerable; a rerun tool runs again.
-                    await asyncio.shield(self.store.release_lease(record.task_id, record.attempt, self.node))
+                    await self.store.release_lease(record.task_id, record.attempt, self.node)
                     return
                 outcome = Failed(ErrorInfo(-32603, INTERRUPTED_MESSAGE), INTERRUPTED_MESSAGE)
-            # Shielded: a commit must not be interrupted half-way by our own cancellation.
-            finished = await asyncio.shield(
-                self.store.finish_task(record.task_id, record.attempt, self.node, outcome, utcnow())
+            # Submitted in this same step, so a `tasks/get` arriving now waits for this commit
+            # (the store shields it: our own cancellation cannot interrupt it half-way).
+            finished = await self.store.finish_task(
+                record.task_id, record.attempt, self.node, outcome, utcnow()
             )
             if finished is not None:
                 self.bus.publish(finished)
@@ -337,10 +345,35 @@ class Executor:
         held = [(r.record.task_id, r.record.attempt) for r in self._running.values()]
         if not held:
             return
-        renewed = await self.store.renew_leases(self.node, held, utcnow() + self.lease_until())
-        for task_id, _ in held:
-            if task_id not in renewed:
+        renewed = await self.store.renew_leases(self.node, utcnow() + self.lease_until())
+        for task_id, attempt in held:
+            if renewed.get(task_id) != attempt and task_id in self._running:
                 self.cancel_local(task_id)
+
+    async def _watch_changes_loop(self) -> None:
+        # Another process on the same SQLite file (a second stdio server of the user) may cancel or
+        # answer a task running here; looking costs no query (store.check_external_changes).
+        while True:
+            await asyncio.sleep(EXTERNAL_CHANGE_POLL_S)
+            self.store.check_external_changes()
+
+    def _on_external_change(self) -> None:
+        """Another process changed the database: waiters re-read, running tools check their lease."""
+        self.bus.wake_all()
+        if self._running and (self._rechecking is None or self._rechecking.done()):
+            self._rechecking = asyncio.get_running_loop().create_task(
+                self._recheck_running(), name="mcptasks.recheck_leases"
+            )
+
+    async def _recheck_running(self) -> None:
+        try:
+            held = await self.store.held_leases(self.node)
+        except StoreError:
+            logger.warning("could not re-read the leases held here", extra={"action": "recheck_leases"})
+            return
+        for task_id, running in list(self._running.items()):
+            if held.get(task_id) != running.record.attempt:
+                self.cancel_local(task_id)  # cancelled, finished or taken over by another process
 
     async def _recover_loop(self) -> None:
         while True:

@@ -7,6 +7,7 @@ opaque cursors, and waits for terminal states. Every status change it causes is 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -28,6 +29,16 @@ from mcptasks.store.store import AnswerOutcome, Store
 CANCELLED_MESSAGE = "The task was cancelled by request."
 #: How long `wait_terminal` sleeps between store reads when no in-process wake-up arrives, in s.
 WAIT_POLL_S = 1.0
+#: Most active tasks whose last poll is remembered (for holding back fast polls); oldest forgotten.
+MAX_TRACKED_POLLS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Poll:
+    """When a task was last answered to a poll (event-loop time, s) and what was answered."""
+
+    at: float
+    seen: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +58,7 @@ class TaskManager:
         self.executor = executor
         self.bus = bus
         self.retention = retention
+        self._polls: dict[str, _Poll] = {}
 
     async def create(
         self,
@@ -81,7 +93,10 @@ class TaskManager:
             progress_token=progress_token,
             client_capabilities=dict(client_capabilities) if client_capabilities is not None else None,
             now=now,
-        ).evolve(lease_node=self.executor.node, lease_expires_at=now + self.executor.lease_until(), attempt=1)
+            lease_node=self.executor.node,
+            lease_expires_at=now + self.executor.lease_until(),
+            attempt=1,
+        )
         await self.store.create_task(record, node=self.executor.node)
         self.executor.run(record, invoke)
         return record
@@ -114,13 +129,49 @@ class TaskManager:
         Raises: TaskNotFound (also if the task is deleted while waiting).
         Spec: 2025-11-25 tasks "Result Retrieval" (tasks/result MUST block until terminal).
         """
-        while True:
-            # Watch before reading, so a change committed during the read still wakes us.
-            changed = self.bus.watch(task_id)
-            record, result = await self.get_with_result(owner, task_id)
-            if record.is_terminal:
-                return record, result
-            await self.bus.wait(changed, WAIT_POLL_S)
+        # Watch before reading, so a change committed during the read still wakes us.
+        with self.bus.watching(task_id) as changed:
+            while True:
+                record, result = await self.get_with_result(owner, task_id)
+                if record.is_terminal:
+                    return record, result
+                await changed.wait(WAIT_POLL_S)
+
+    async def poll(self, owner: Owner, task_id: str) -> tuple[TaskRecord, TaskResult | None]:
+        """`tasks/get`: the task and its outcome, holding back polls faster than `pollInterval`.
+
+        The first poll of a task is answered at once. A poll of an active task that comes less than
+        its `pollInterval` after the previous answer, with nothing changed since, is answered at
+        the next change of the task, or when the interval has passed, whichever is first: the
+        client gets every change as soon as it happens, and a client polling in a tight loop does
+        not take the CPU from the tools (SEP-2663: servers MAY rate-limit clients that poll
+        faster than `pollIntervalMs`; 2025-11-25: requestors SHOULD respect `pollInterval`).
+        Raises: TaskNotFound.
+        """
+        loop = asyncio.get_running_loop()
+        record, result = await self.get_with_result(owner, task_id)
+        if record.is_terminal:
+            self._polls.pop(task_id, None)
+            return record, result
+        previous = self._polls.get(task_id)
+        interval_s = (record.poll_interval_ms or 0) / 1000
+        if previous is not None and previous.seen == record.last_updated_at:
+            remaining_s = previous.at + interval_s - loop.time()
+            if remaining_s > 0:
+                with self.bus.watching(task_id) as changed:
+                    # Read again inside the watch: a change between the two reads is not missed.
+                    record, result = await self.get_with_result(owner, task_id)
+                    if record.last_updated_at == previous.seen and not record.is_terminal:
+                        await changed.wait(remaining_s)
+                        record, result = await self.get_with_result(owner, task_id)
+        if record.is_terminal:
+            self._polls.pop(task_id, None)
+        else:
+            self._polls.pop(task_id, None)  # re-inserted last: the oldest polls are evicted first
+            self._polls[task_id] = _Poll(loop.time(), record.last_updated_at)
+            if len(self._polls) > MAX_TRACKED_POLLS:
+                del self._polls[next(iter(self._polls))]
+        return record, result
 
     async def cancel(self, owner: Owner, task_id: str, *, reject_terminal: bool) -> TaskRecord:
         """Cancel the task: durably `cancelled` before this returns, then the tool is stopped.

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp_types import CLIENT_CAPABILITIES_META_KEY
 from starlette.applications import Starlette
 
 from mcptasks.auth.config import AuthConfig
@@ -44,12 +45,21 @@ from mcptasks.server.inputs import LegacyQuestions
 from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
 from mcptasks.server.notify import LegacyNotifier
 from mcptasks.server.owner import OwnerScope
+from mcptasks.server.responses import ResponseModeMiddleware
 from mcptasks.server.streams import GetStreams, GetStreamTracker
 from mcptasks.server.tools import TaskTool, build_tool, task_invoker
-from mcptasks.server.workarounds import add_prebuilt_tool, apply_auth, has_sdk_tool, refine_auth_routes
+from mcptasks.server.workarounds import (
+    add_prebuilt_tool,
+    answer_with_json_per_request,
+    apply_auth,
+    has_sdk_tool,
+    refine_auth_routes,
+)
 from mcptasks.store import migrate
-from mcptasks.store.engine import create_engines, database_url, describe_url, warn_old_sqlite
+from mcptasks.store.engine import create_engines, database_url, describe_url, is_memory
+from mcptasks.store.sqlite import sqlite_version_problem
 from mcptasks.store.store import Store
+from mcptasks.wire import sep2663
 
 logger = logging.getLogger("mcptasks.server")
 
@@ -102,8 +112,8 @@ class Runtime:
     def __init__(self, mcp: MCPServer[Any], settings: Settings) -> None:
         self.mcp = mcp
         self.tools: dict[str, TaskTool] = {}
-        self.notifier = LegacyNotifier()
         self.get_streams = GetStreams()
+        self.notifier = LegacyNotifier(self.get_streams)
         self.questions = LegacyQuestions(self, self.get_streams)
         self.owner_scope: OwnerScope = settings.owner_scope
         self._manager: TaskManager | None = None
@@ -126,6 +136,26 @@ class Runtime:
     def invoker(self, record: TaskRecord) -> Invoke:
         """Run `record`'s tool again with its stored arguments (a "rerun" after a stop)."""
         return task_invoker(self.tools[record.tool_name], dict(record.arguments))
+
+    def creates_task(self, request: dict[str, Any], modern: bool) -> bool:
+        """Whether the `tools/call` `request` will be answered with a task and nothing before it.
+
+        2025-11-25: a task was asked for (`params.task`) of a tool of ours without `Resolve(...)`
+        parameters (those ask on the request's own stream first). 2026-07-28: the client declared
+        the tasks extension on the request and the tool may run as a task.
+        """
+        params = request.get("params")
+        if not isinstance(params, dict):
+            return False
+        entry = self.tools.get(params.get("name"))  # type: ignore[arg-type]
+        if entry is None or entry.task_support == "forbidden":
+            return False
+        if not modern:
+            return params.get("task") is not None and not entry.tool.resolved_params
+        meta = params.get("_meta")
+        capabilities = meta.get(CLIENT_CAPABILITIES_META_KEY) if isinstance(meta, dict) else None
+        extensions = capabilities.get("extensions") if isinstance(capabilities, dict) else None
+        return isinstance(extensions, dict) and sep2663.EXTENSION_ID in extensions
 
     def has_plain_tool(self, name: str) -> bool:
         """Whether `name` is a tool registered directly on the SDK server (never a task)."""
@@ -257,20 +287,25 @@ class TaskServer:
         if self.state is not ServerState.UNOPENED:
             raise RuntimeError(f"cannot open a TaskServer that is {self.state.name.lower()}")
         url = database_url(self.settings.db)
-        engines = create_engines(url)
-        try:
-            if url.get_backend_name() == "sqlite":
-                warn_old_sqlite()
-            if self.settings.migrate:
-                self.schema_revision = await migrate.upgrade(engines)
-            else:
-                await migrate.check_at_head(engines)
-                self.schema_revision = migrate.head_revision()
-            store = Store(engines)
-            await store.open()
-        except BaseException:
-            await engines.dispose()
-            raise
+        if url.get_backend_name() == "sqlite":
+            problem = sqlite_version_problem()
+            if problem is not None:
+                logger.warning(problem, extra={"action": "sqlite_version"})
+        if not is_memory(url):
+            # Migrations run on alembic's engines, disposed before the store opens (engine.py).
+            engines = create_engines(url)
+            try:
+                if self.settings.migrate:
+                    self.schema_revision = await migrate.upgrade(engines)
+                else:
+                    await migrate.check_at_head(engines)
+                    self.schema_revision = migrate.head_revision()
+            finally:
+                await engines.dispose()
+        else:
+            self.schema_revision = migrate.head_revision()
+        store = Store.for_url(url)
+        await store.open()
         bus = TaskBus()
         bus.on_status(self._runtime.notifier.on_status)
         bus.on_progress(self._runtime.notifier.on_progress)
@@ -368,6 +403,8 @@ class TaskServer:
         if self.settings.auth is not None:
             refine_auth_routes(app, path, protected_resource_metadata(self.settings.auth))
         app.add_middleware(GetStreamTracker, streams=self._runtime.get_streams, path=path)
+        app.add_middleware(ResponseModeMiddleware, path=path, creates_task=self._runtime.creates_task)
+        answer_with_json_per_request(self.mcp)
         return app
 
     async def run_http_async(
@@ -395,6 +432,9 @@ class TaskServer:
                 port=port,
                 log_level="warning",
                 timeout_graceful_shutdown=HTTP_CLOSE_GRACE_S,
+                # No access log (log_level hides it anyway); httptools, a C HTTP parser, is used
+                # when installed (a dependency): uvicorn's "auto".
+                access_log=False,
             )
             server = uvicorn.Server(config)
             server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign, assignment]

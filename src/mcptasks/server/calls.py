@@ -64,6 +64,8 @@ async def _prepare(
     `resolve_parameters`). Raises: InvalidParams naming the argument; MCPError from a resolver.
     """
     validate_arguments(entry, arguments)
+    if not entry.tool.resolved_params:
+        return {}  # nothing to resolve: no SDK `Context` to build
     return await resolve_parameters(entry, arguments, sdk_context(runtime.mcp, ctx, params))
 
 

@@ -24,7 +24,7 @@ from mcptasks.core.status import TaskStatus
 from mcptasks.server.owner import request_owner
 from mcptasks.server.workarounds import check_task_name_header
 from mcptasks.wire import sep2663, v2025_11_25
-from mcptasks.wire.params import parse_params
+from mcptasks.wire.params import parse_params, task_id_param
 
 if TYPE_CHECKING:
     from mcptasks.server.app import Runtime
@@ -47,16 +47,16 @@ async def tasks_get(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
     if _is_modern(ctx):
         check_task_name_header(ctx)
         require_client_extension(ctx, sep2663.EXTENSION_ID)
-        params = parse_params(sep2663.TaskIdParams, ctx.params)
+        task_id = task_id_param(sep2663.TaskIdParams, ctx.params)
         owner = request_owner(ctx, runtime.owner_scope)
-        record, outcome = await runtime.manager.get_with_result(owner, params.task_id)
+        record, outcome = await runtime.manager.poll(owner, task_id)
         input_requests = None
         if record.status is TaskStatus.INPUT_REQUIRED:
-            outstanding = await runtime.manager.outstanding_inputs(owner, params.task_id)
+            outstanding = await runtime.manager.outstanding_inputs(owner, task_id)
             input_requests = {r.key: {"method": r.method, "params": r.params} for r in outstanding}
         return sep2663.detailed_task(record, outcome, input_requests)
-    legacy = parse_params(v2025_11_25.TaskIdParams, ctx.params)
-    record = await runtime.manager.get(request_owner(ctx, runtime.owner_scope), legacy.task_id)
+    task_id = task_id_param(v2025_11_25.TaskIdParams, ctx.params)
+    record, _ = await runtime.manager.poll(request_owner(ctx, runtime.owner_scope), task_id)
     return v2025_11_25.render_task(record)
 
 

@@ -2,7 +2,9 @@
 
 A task created over a 2025-11-25 connection that has a channel of its own (stdio, or the standalone
 GET stream of stateful HTTP) is remembered with that connection until it is terminal or the
-connection closes. Notifications are advisory: the client MUST NOT rely on them and polls anyway.
+connection closes; nothing of a task stays once it is terminal, and a connection that closes takes
+its tasks' entries with it (one callback per connection, not per task). Notifications are advisory:
+the client MUST NOT rely on them and polls anyway.
 
 Spec: 2025-11-25 tasks "Task Status Notification" (params are the full Task, no related-task
 `_meta`), "Task Progress Notifications" (the original `progressToken`, with related-task `_meta`).
@@ -19,6 +21,7 @@ from mcp.server.connection import Connection
 
 from mcptasks.core.model import TaskRecord
 from mcptasks.core.owner import Owner
+from mcptasks.server.streams import GetStreams
 from mcptasks.server.workarounds import notify_raw
 from mcptasks.wire import v2025_11_25
 
@@ -42,19 +45,41 @@ class Channel:
 class LegacyNotifier:
     """Remembers which connection created which task and pushes its changes there."""
 
-    def __init__(self) -> None:
+    def __init__(self, get_streams: GetStreams) -> None:
+        self._get_streams = get_streams
         self._channels: dict[str, Channel] = {}
+        #: The tasks attached to each open connection (by `id`), to forget them when it closes.
+        self._by_connection: dict[int, set[str]] = {}
         self._sending: set[asyncio.Task[None]] = set()
 
     def attach(self, record: TaskRecord, connection: Connection, owner: Owner, *, is_pipe: bool) -> None:
         """Push future changes of `record` to `connection` (until terminal or closed)."""
+        if record.is_terminal:
+            return
         self._channels[record.task_id] = Channel(connection, owner, record.progress_token, is_pipe=is_pipe)
-        task_id = record.task_id
+        key = id(connection)
+        attached = self._by_connection.get(key)
+        if attached is None:
+            attached = self._by_connection[key] = set()
 
-        async def forget() -> None:
-            self._channels.pop(task_id, None)
+            async def forget() -> None:
+                for task_id in self._by_connection.pop(key, set()):
+                    self._channels.pop(task_id, None)
 
-        connection.exit_stack.push_async_callback(forget)
+            connection.exit_stack.push_async_callback(forget)
+        attached.add(record.task_id)
+
+    def _detach(self, task_id: str) -> None:
+        channel = self._channels.pop(task_id, None)
+        if channel is not None:
+            attached = self._by_connection.get(id(channel.connection))
+            if attached is not None:
+                attached.discard(task_id)
+
+    @property
+    def attached(self) -> int:
+        """How many tasks have a channel now (the notifier's per-task state)."""
+        return len(self._channels)
 
     def channel(self, task_id: str) -> Channel | None:
         """The live connection that created `task_id`, if any."""
@@ -66,7 +91,7 @@ class LegacyNotifier:
         if channel is None:
             return
         if record.is_terminal:
-            self._channels.pop(record.task_id, None)
+            self._detach(record.task_id)
         self._send(channel, "notifications/tasks/status", v2025_11_25.render_task(record))
 
     def on_progress(
@@ -85,6 +110,9 @@ class LegacyNotifier:
         self._send(channel, "notifications/progress", params)
 
     def _send(self, channel: Channel, method: str, params: dict[str, Any]) -> None:
+        if not channel.is_pipe and not self._get_streams.is_open(channel.connection.session_id):
+            return  # no GET stream open: the SDK would drop it anyway
+
         async def send() -> None:
             async with channel.lock:
                 try:

@@ -35,11 +35,20 @@
    first of two `Authorization` headers; its RFC 9728 route spells a path-less issuer with an added
    trailing slash (`https://issuer.example/`), which is another issuer. The built app's routes are
    given our guard (`auth.BearerChallenge`) and an exact metadata document.
+10. `answer_with_json_per_request`: the SDK decides between a JSON body and an SSE stream once per
+   session manager (`json_response`), and on a stateful 2025-11-25 session once per transport. A
+   task server wants both on one endpoint: `tasks/result` and inline tool calls need a stream (a
+   tool's questions and progress ride it), while `tasks/get` and a task-creating `tools/call`
+   never stream, and an SSE body costs them about half their CPU. The manager and each session's
+   transport are given a subclass whose `json_response` / `is_json_response_enabled` is chosen
+   per request (`responses.ResponseModeMiddleware` sets it, in the request's context, before the
+   SDK reads it). Waits on a per-request response mode in the SDK's transports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
@@ -51,6 +60,8 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.session import ServerSession
+from mcp.server.streamable_http import StreamableHTTPServerTransport
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import decode_header_value
 from mcp_types import HEADER_MISMATCH, CallToolRequestParams
@@ -142,3 +153,54 @@ def refine_auth_routes(app: Starlette, mcp_path: str, metadata: dict[str, Any]) 
                 endpoint=cors_middleware(serve_metadata, ["GET", "OPTIONS"]),
                 methods=["GET", "OPTIONS"],
             )
+
+
+#: The response mode chosen for the current HTTP request: True = a JSON body, None = the default.
+_JSON_RESPONSE: ContextVar[bool | None] = ContextVar("mcptasks_json_response", default=None)
+
+
+def use_json_response(json_response: bool | None) -> None:
+    """Choose the response mode of the current HTTP request (workaround 10); None = the default."""
+    _JSON_RESPONSE.set(json_response)
+
+
+class _PerRequestTransport(StreamableHTTPServerTransport):
+    """A session's transport whose JSON/SSE choice is made per request (workaround 10)."""
+
+    @property
+    def is_json_response_enabled(self) -> bool:
+        chosen = _JSON_RESPONSE.get()
+        return bool(self.__dict__.get("is_json_response_enabled", False)) if chosen is None else chosen
+
+    @is_json_response_enabled.setter
+    def is_json_response_enabled(self, value: bool) -> None:
+        self.__dict__["is_json_response_enabled"] = value
+
+
+class _PerRequestSessionManager(StreamableHTTPSessionManager):
+    """A session manager whose JSON/SSE choice is made per request (workaround 10)."""
+
+    @property
+    def json_response(self) -> bool:
+        chosen = _JSON_RESPONSE.get()
+        return bool(self.__dict__.get("json_response", False)) if chosen is None else chosen
+
+    @json_response.setter
+    def json_response(self, value: bool) -> None:
+        self.__dict__["json_response"] = value
+
+    def _admit_session(self, requestor: Any) -> StreamableHTTPServerTransport | None:
+        transport = super()._admit_session(requestor)
+        if transport is not None:
+            transport.__class__ = _PerRequestTransport
+        return transport
+
+
+def answer_with_json_per_request(mcp: MCPServer[Any]) -> None:
+    """Let `use_json_response` choose each request's response mode on `mcp`'s HTTP app (workaround 10).
+
+    Call after `mcp.streamable_http_app()` built the session manager, before it serves.
+    """
+    manager = mcp.session_manager
+    if type(manager) is StreamableHTTPSessionManager:
+        manager.__class__ = _PerRequestSessionManager

@@ -1,18 +1,23 @@
-"""Database engines: SQLite (the embedded default) and PostgreSQL, with the settings each needs.
+"""Database URLs, and the SQLAlchemy engines that migrations run on.
 
-SQLite (storage-and-auth.md §1): WAL, `synchronous=FULL` (a commit that returned survives power
-loss), `foreign_keys=ON`, `busy_timeout`, and a `begin` hook that emits `BEGIN IMMEDIATE` itself on
-the writer engine, so a read-then-write transaction never fails with SQLITE_BUSY_SNAPSHOT and
-SAVEPOINTs nest. The writer engine has exactly one connection; readers get their own read-only pool.
+`database_url` turns what a user gives (`--db`) into a URL. The engines here are alembic's: they
+upgrade and inspect the schema, at start-up before the store opens and in `mcptasks db`. Serving
+does not use them (the store's connectors run their own compiled statements: `connector.py`).
 
-PostgreSQL: one pool for both, READ COMMITTED, compare-and-set statements.
+SQLite (storage-and-auth.md §1): WAL, `synchronous=FULL`, `foreign_keys=ON`, `busy_timeout`, and a
+`begin` hook that emits `BEGIN IMMEDIATE` itself on the writer engine, so a migration is one
+transaction and SAVEPOINTs nest. These engines use Python's `sqlite3`; the store uses the SQLite
+that APSW bundles. Two SQLite libraries must never have one file open at the same time in one
+process (closing one's file descriptor drops the other's POSIX locks), so migrations run, and their
+engines are disposed, before the store opens.
+
+PostgreSQL: one pool for both, READ COMMITTED.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from mcptasks.core.errors import ConfigurationError, StoreError
 
@@ -30,10 +35,6 @@ logger = logging.getLogger("mcptasks.store")
 
 #: How long a SQLite connection waits for the write lock before failing, in ms.
 SQLITE_BUSY_TIMEOUT_MS = 5000
-#: Reader pool size for SQLite (WAL readers run in parallel with the writer).
-SQLITE_READER_POOL_SIZE = 4
-#: SQLite releases before this carry the WAL-reset corruption bug (fixed in 3.51.3).
-SQLITE_WAL_RESET_FIXED = (3, 51, 3)
 
 
 def database_url(path_or_url: str) -> URL:
@@ -126,11 +127,11 @@ def create_engines(url: URL) -> Engines:
                 engine = create_async_engine(url, poolclass=StaticPool)
                 _install_sqlite_hooks(engine, begin="BEGIN IMMEDIATE", writer=True)
                 return Engines(url=url, writer=engine, reader=engine)
-            writer = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
+            # NullPool: a connection is closed when it is returned, so nothing of this library
+            # stays open once the migration is done (see the module docstring).
+            writer = create_async_engine(url, poolclass=NullPool)
             _install_sqlite_hooks(writer, begin="BEGIN IMMEDIATE", writer=True)
-            reader = create_async_engine(
-                url, pool_size=SQLITE_READER_POOL_SIZE, max_overflow=SQLITE_READER_POOL_SIZE
-            )
+            reader = create_async_engine(url, poolclass=NullPool)
             # Plain (deferred) BEGIN: a consistent snapshot that never blocks the writer.
             _install_sqlite_hooks(reader, begin="BEGIN", writer=False)
             return Engines(url=url, writer=writer, reader=reader)
@@ -151,17 +152,6 @@ def create_engines(url: URL) -> Engines:
         raise ConfigurationError(
             f"the driver for {url.drivername} is not installed (pip install 'mcptasks[postgres]')"
         ) from exc
-
-
-def warn_old_sqlite() -> None:
-    """Log a warning when the linked SQLite has the WAL-reset bug (storage-and-auth.md §1.1)."""
-    if sqlite3.sqlite_version_info < SQLITE_WAL_RESET_FIXED:
-        logger.info(
-            "SQLite %s predates 3.51.3 (WAL-reset fix); mcptasks writes through one connection, "
-            "which keeps the window small",
-            sqlite3.sqlite_version,
-            extra={"action": "sqlite_version"},
-        )
 
 
 @contextlib.contextmanager

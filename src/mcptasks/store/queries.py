@@ -1,44 +1,94 @@
-"""Every SQL statement mcptasks runs, one function per named statement.
+"""Every SQL statement mcptasks runs, each a named `Statement` built once from the tables.
 
-The first line of each docstring is the statement's description. Owner-scoped statements take the
-`Owner` first and put it in the WHERE clause: access is decided in SQL, never by fetching a row and
-checking it afterwards. Status changes are compare-and-set: the WHERE clause names the statuses the
-move may start from (`core.status.allowed_sources`), so a terminal status can never change.
-Statements a worker runs on the task it holds are fenced by its lease (`node`, `attempt`) instead;
-maintenance statements (lease recovery, ttl sweeping) act on every owner by design. Functions
-whose name starts with `admin_` are unscoped; only the operator CLI calls them.
+Read this file to see all the SQL there is. Variable parts are named parameters (`:task_id`,
+`:now`, ...); status sets are constants written into the text. `python -m mcptasks.store
+[sqlite|postgresql]` prints every statement as the database receives it.
+
+Rules the statements follow:
+
+- Owner-scoped statements (names ending `_owned`) match the task through `visible_to`: the caller's
+  `:owner_key`, or a capability task when the caller is anonymous (`:anonymous`). Access is decided
+  in SQL, never by fetching a row and checking it afterwards; `core.owner.Owner.may_see` is the
+  same rule for the in-process view.
+- Status changes are compare-and-set: the WHERE clause names the status the change starts from,
+  so a terminal status never changes. Read-then-write verbs first lock the task row
+  (`lock_*`, `SELECT ... FOR UPDATE` on PostgreSQL; SQLite has one writer), so what they
+  decide on cannot change before they write.
+- Statements a worker runs on the task it holds are fenced by its lease (`:node`, `:attempt`).
+- Changes return the new row (`RETURNING`) instead of reading it again.
+- `admin_*` statements are unscoped; only the operator command line runs them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import datetime
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
-    Delete,
-    Insert,
-    Select,
-    Update,
+    Integer,
+    Text,
     and_,
+    bindparam,
     delete,
     func,
     insert,
+    literal_column,
+    null,
     or_,
     select,
     tuple_,
     update,
 )
+from sqlalchemy.sql.elements import BindParameter
 
-from mcptasks.core.model import TaskRecord
-from mcptasks.core.owner import Owner
-from mcptasks.core.status import ACTIVE, TaskStatus
+from mcptasks.core.status import ACTIVE, TERMINAL, TaskStatus
 from mcptasks.store.schema import task_events, task_input_requests, task_results, tasks
+from mcptasks.store.statements import Statement
+
+# -- building blocks -------------------------------------------------------------------------------
 
 
-def _values(statuses: Collection[TaskStatus]) -> list[str]:
-    return sorted(status.value for status in statuses)
+def _in(column: ColumnElement[Any], statuses: Collection[TaskStatus]) -> ColumnElement[bool]:
+    """`column IN ('a', 'b')` with the statuses written into the SQL text."""
+    return column.in_([_const(status) for status in sorted(statuses)])
+
+
+def _const(status: TaskStatus) -> ColumnElement[Any]:
+    """A status written into the SQL text as a constant."""
+    return literal_column(f"'{status.value}'")
+
+
+def _is(column: ColumnElement[Any], status: TaskStatus) -> ColumnElement[bool]:
+    return column == _const(status)
+
+
+def visible_to() -> ColumnElement[bool]:
+    """The access predicate: the task is the caller's own, or a capability task and the caller is
+    anonymous (a session or a capability caller; an OAuth principal never sees capability tasks).
+
+    Parameters: `:owner_key` (`Owner.key`), `:anonymous` (`Owner.kind != "principal"`).
+    """
+    return or_(
+        tasks.c.owner_key == bindparam("owner_key"),
+        and_(tasks.c.owner_kind == literal_column("'capability'"), bindparam("anonymous", type_=Boolean)),
+    )
+
+
+def _fenced() -> ColumnElement[bool]:
+    """The worker's lease: the same node and attempt still hold the task."""
+    return and_(tasks.c.attempt == bindparam("attempt"), tasks.c.lease_node == bindparam("node"))
+
+
+def _lease_gone() -> ColumnElement[bool]:
+    return or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < bindparam("now"))
+
+
+#: The values of a task that just became terminal: nobody holds it any more.
+_TERMINAL_VALUES: dict[str, Any] = {"lease_node": null(), "lease_expires_at": null()}
+
+_task_and_outcome = tasks.outerjoin(task_results, task_results.c.task_id == tasks.c.task_id)
 
 
 def _asked_order() -> tuple[ColumnElement[Any], ...]:
@@ -48,362 +98,375 @@ def _asked_order() -> tuple[ColumnElement[Any], ...]:
     return (task_input_requests.c.created_at, func.length(key), key)
 
 
-def visible_to(owner: Owner) -> ColumnElement[bool]:
-    """The access predicate: which task rows `owner` may read or change by id.
+# -- creating and reading --------------------------------------------------------------------------
 
-    A principal or a session sees its own tasks. Tasks owned by `capability` (created by an
-    anonymous caller without a session) are readable by any anonymous caller holding the id;
-    an authenticated principal never sees them.
+insert_task = Statement(
+    "insert_task",
+    "Insert a new task row.",
+    insert(tasks).values({column.name: bindparam(column.name) for column in tasks.columns}),
+)
+
+insert_event = Statement(
+    "insert_event",
+    "Record one status change in the task's history (from_status NULL for the creation).",
+    insert(task_events).values(
+        task_id=bindparam("task_id"),
+        from_status=bindparam("from_status"),
+        to_status=bindparam("to_status"),
+        at=bindparam("at"),
+        message=bindparam("message"),
+        attempt=bindparam("attempt"),
+        node=bindparam("node"),
+    ),
+)
+
+insert_result = Statement(
+    "insert_result",
+    "Store the outcome of a task that just became terminal.",
+    insert(task_results).values(
+        task_id=bindparam("task_id"),
+        result=bindparam("result"),
+        error=bindparam("error"),
+        stored_at=bindparam("now"),
+    ),
+)
+
+get_task_owned = Statement(
+    "get_task_owned",
+    "Read one task the caller may see, with its stored outcome (NULLs until terminal).",
+    select(tasks, task_results.c.result, task_results.c.error)
+    .select_from(_task_and_outcome)
+    .where(tasks.c.task_id == bindparam("task_id"), visible_to()),
+)
+
+get_task = Statement(
+    "get_task",
+    "Read one task and its outcome by id, for the worker or maintenance that acts on it.",
+    select(tasks, task_results.c.result, task_results.c.error)
+    .select_from(_task_and_outcome)
+    .where(tasks.c.task_id == bindparam("task_id")),
+)
+
+list_tasks_first = Statement(
+    "list_tasks_first",
+    "The first page of the caller's own tasks, newest first.",
+    select(tasks)
+    .where(tasks.c.owner_key == bindparam("owner_key"))
+    .order_by(tasks.c.created_at.desc(), tasks.c.task_id.desc())
+    .limit(bindparam("limit", type_=Integer)),
+)
+
+list_tasks_after = Statement(
+    "list_tasks_after",
+    "The next page of the caller's own tasks, newest first, after the keyset position of the last.",
+    select(tasks)
+    .where(
+        tasks.c.owner_key == bindparam("owner_key"),
+        tuple_(tasks.c.created_at, tasks.c.task_id)
+        < tuple_(bindparam("after_created_at", type_=tasks.c.created_at.type), bindparam("after_task_id")),
+    )
+    .order_by(tasks.c.created_at.desc(), tasks.c.task_id.desc())
+    .limit(bindparam("limit", type_=Integer)),
+)
+
+# -- locking what a change decides on --------------------------------------------------------------
+
+lock_task_owned = Statement(
+    "lock_task_owned",
+    "Read and lock one task the caller may see, before changing it (cancel, answers).",
+    select(tasks).where(tasks.c.task_id == bindparam("task_id"), visible_to()).with_for_update(),
+)
+
+lock_task = Statement(
+    "lock_task",
+    "Read and lock one task by id, before a worker or maintenance change.",
+    select(tasks).where(tasks.c.task_id == bindparam("task_id")).with_for_update(),
+)
+
+_lock_columns = (tasks.c.status, tasks.c.attempt, tasks.c.lease_node)
+
+lock_status = Statement(
+    "lock_status",
+    "Read and lock the status and lease of one task, before a worker changes it.",
+    select(*_lock_columns).where(tasks.c.task_id == bindparam("task_id")).with_for_update(),
+)
+
+lock_status_owned = Statement(
+    "lock_status_owned",
+    "Read and lock the status and lease of one task the caller may see, before cancelling it.",
+    select(*_lock_columns).where(tasks.c.task_id == bindparam("task_id"), visible_to()).with_for_update(),
+)
+
+# -- status changes --------------------------------------------------------------------------------
+
+cancel_task = Statement(
+    "cancel_task",
+    "Cancel a task the caller may see, if it is still in :from_status.",
+    update(tasks)
+    .where(tasks.c.task_id == bindparam("task_id"), visible_to(), tasks.c.status == bindparam("from_status"))
+    .values(
+        status=_const(TaskStatus.CANCELLED),
+        status_message=bindparam("message"),
+        last_updated_at=bindparam("now"),
+        **_TERMINAL_VALUES,
+    )
+    .returning(tasks),
+)
+
+move_fenced = Statement(
+    "move_fenced",
+    "Move a task its worker holds from :from_status to a status that is not terminal.",
+    update(tasks)
+    .where(tasks.c.task_id == bindparam("task_id"), _fenced(), tasks.c.status == bindparam("from_status"))
+    .values(
+        status=bindparam("to_status"), status_message=bindparam("message"), last_updated_at=bindparam("now")
+    )
+    .returning(tasks),
+)
+
+finish_fenced = Statement(
+    "finish_fenced",
+    "Make a task its worker holds terminal (completed or failed) and release the lease.",
+    update(tasks)
+    .where(tasks.c.task_id == bindparam("task_id"), _fenced(), tasks.c.status == bindparam("from_status"))
+    .values(
+        status=bindparam("to_status"),
+        status_message=bindparam("message"),
+        last_updated_at=bindparam("now"),
+        **_TERMINAL_VALUES,
+    )
+    .returning(tasks),
+)
+
+set_status_message = Statement(
+    "set_status_message",
+    "Change the status message of an active task its worker holds.",
+    update(tasks)
+    .where(tasks.c.task_id == bindparam("task_id"), _fenced(), _in(tasks.c.status, ACTIVE))
+    .values(status_message=bindparam("message"), last_updated_at=bindparam("now"))
+    .returning(tasks),
+)
+
+resume_task = Statement(
+    "resume_task",
+    "Move a task from input_required back to working: its input is complete.",
+    update(tasks)
+    .where(tasks.c.task_id == bindparam("task_id"), _is(tasks.c.status, TaskStatus.INPUT_REQUIRED))
+    .values(status=_const(TaskStatus.WORKING), status_message=null(), last_updated_at=bindparam("now"))
+    .returning(tasks),
+)
+
+# -- input requests --------------------------------------------------------------------------------
+
+get_input_request = Statement(
+    "get_input_request",
+    "Read one input request of a task (the worker that asked waits on it).",
+    select(task_input_requests).where(
+        task_input_requests.c.task_id == bindparam("task_id"),
+        task_input_requests.c.request_key == bindparam("key"),
+    ),
+)
+
+insert_input_request = Statement(
+    "insert_input_request",
+    "Store a question a tool asks, before anyone is shown it.",
+    insert(task_input_requests)
+    .values(
+        task_id=bindparam("task_id"),
+        request_key=bindparam("key"),
+        method=bindparam("method"),
+        params=bindparam("params"),
+        created_at=bindparam("now"),
+    )
+    .returning(task_input_requests),
+)
+
+outstanding_inputs = Statement(
+    "outstanding_inputs",
+    "The unanswered input requests of a task, in the order the tool asked.",
+    select(task_input_requests)
+    .where(task_input_requests.c.task_id == bindparam("task_id"), task_input_requests.c.response.is_(None))
+    .order_by(*_asked_order()),
+)
+
+outstanding_inputs_owned = Statement(
+    "outstanding_inputs_owned",
+    "The unanswered input requests of a task the caller may see, in the order the tool asked.",
+    select(task_input_requests)
+    .join(tasks, tasks.c.task_id == task_input_requests.c.task_id)
+    .where(
+        task_input_requests.c.task_id == bindparam("task_id"),
+        task_input_requests.c.response.is_(None),
+        visible_to(),
+    )
+    .order_by(*_asked_order()),
+)
+
+answer_input_request = Statement(
+    "answer_input_request",
+    "Store the answer to an outstanding input request (an answered one is left as it is).",
+    update(task_input_requests)
+    .where(
+        task_input_requests.c.task_id == bindparam("task_id"),
+        task_input_requests.c.request_key == bindparam("key"),
+        task_input_requests.c.response.is_(None),
+    )
+    .values(response=bindparam("response"), answered_at=bindparam("now")),
+)
+
+# -- leases and recovery ---------------------------------------------------------------------------
+
+release_lease = Statement(
+    "release_lease",
+    "Give up this node's lease on an active task, leaving its status (a stop: it runs again later).",
+    update(tasks)
+    .where(tasks.c.task_id == bindparam("task_id"), _fenced(), _in(tasks.c.status, ACTIVE))
+    .values(lease_node=null(), lease_expires_at=null())
+    .returning(tasks),
+)
+
+claim_for_rerun = Statement(
+    "claim_for_rerun",
+    "Take an active task whose worker is gone, as the next attempt, for this node.",
+    update(tasks)
+    .where(
+        tasks.c.task_id == bindparam("task_id"),
+        tasks.c.attempt == bindparam("attempt"),
+        _in(tasks.c.status, ACTIVE),
+        _lease_gone(),
+    )
+    .values(lease_node=bindparam("node"), lease_expires_at=bindparam("until"), attempt=tasks.c.attempt + 1)
+    .returning(tasks),
+)
+
+renew_leases = Statement(
+    "renew_leases",
+    "Extend every lease this node holds on an active task; returns the tasks still held.",
+    update(tasks)
+    .where(tasks.c.lease_node == bindparam("node"), _in(tasks.c.status, ACTIVE))
+    .values(lease_expires_at=bindparam("until"))
+    .returning(tasks.c.task_id, tasks.c.attempt),
+)
+
+held_leases = Statement(
+    "held_leases",
+    "The active tasks whose lease this node holds, with the attempt it holds.",
+    select(tasks.c.task_id, tasks.c.attempt).where(
+        tasks.c.lease_node == bindparam("node"), _in(tasks.c.status, ACTIVE)
+    ),
+)
+
+expired_leases = Statement(
+    "expired_leases",
+    "Active tasks whose lease ran out or was released (their worker stopped), oldest lease first.",
+    select(tasks)
+    .where(_in(tasks.c.status, ACTIVE), _lease_gone())
+    .order_by(tasks.c.lease_expires_at)
+    .limit(bindparam("limit", type_=Integer)),
+)
+
+fail_unleased = Statement(
+    "fail_unleased",
+    "Fail an active task whose lease ran out, if no worker took it meanwhile.",
+    update(tasks)
+    .where(
+        tasks.c.task_id == bindparam("task_id"),
+        tasks.c.attempt == bindparam("attempt"),
+        tasks.c.status == bindparam("from_status"),
+        _lease_gone(),
+    )
+    .values(
+        status=_const(TaskStatus.FAILED),
+        status_message=bindparam("message"),
+        last_updated_at=bindparam("now"),
+        **_TERMINAL_VALUES,
+    )
+    .returning(tasks),
+)
+
+# -- ttl -------------------------------------------------------------------------------------------
+
+expired_active = Statement(
+    "expired_active",
+    "Active tasks whose ttl ran out: they are failed visibly before they are deleted.",
+    select(tasks)
+    .where(
+        _in(tasks.c.status, ACTIVE), tasks.c.expires_at.is_not(None), tasks.c.expires_at < bindparam("now")
+    )
+    .order_by(tasks.c.expires_at)
+    .limit(bindparam("limit", type_=Integer)),
+)
+
+fail_expired = Statement(
+    "fail_expired",
+    "Fail an active task whose ttl ran out and keep it readable until :keep_until.",
+    update(tasks)
+    .where(tasks.c.task_id == bindparam("task_id"), tasks.c.status == bindparam("from_status"))
+    .values(
+        status=_const(TaskStatus.FAILED),
+        status_message=bindparam("message"),
+        last_updated_at=bindparam("now"),
+        expires_at=bindparam("keep_until"),
+        ttl_ms=bindparam("ttl_ms"),
+        **_TERMINAL_VALUES,
+    )
+    .returning(tasks),
+)
+
+delete_expired = Statement(
+    "delete_expired",
+    "Delete up to :limit terminal tasks whose ttl ran out (outcome, inputs and events cascade).",
+    delete(tasks)
+    .where(
+        tasks.c.task_id.in_(
+            select(tasks.c.task_id)
+            .where(
+                _in(tasks.c.status, TERMINAL),
+                tasks.c.expires_at.is_not(None),
+                tasks.c.expires_at < bindparam("now"),
+            )
+            .limit(bindparam("limit", type_=Integer))
+            .scalar_subquery()
+        )
+    )
+    .returning(tasks.c.task_id),
+)
+
+# -- operator views (unscoped) ---------------------------------------------------------------------
+
+admin_get_task = Statement(
+    "admin_get_task",
+    "Operator view: one task of any owner, with its outcome.",
+    select(tasks, task_results.c.result, task_results.c.error)
+    .select_from(_task_and_outcome)
+    .where(tasks.c.task_id == bindparam("task_id")),
+)
+
+admin_task_events = Statement(
+    "admin_task_events",
+    "Operator view: the status history of one task, oldest first.",
+    select(task_events).where(task_events.c.task_id == bindparam("task_id")).order_by(task_events.c.event_id),
+)
+
+admin_input_requests = Statement(
+    "admin_input_requests",
+    "Operator view: the input requests of one task, in the order the tool asked.",
+    select(task_input_requests)
+    .where(task_input_requests.c.task_id == bindparam("task_id"))
+    .order_by(*_asked_order()),
+)
+
+
+def admin_list_tasks(owner_like: str | None, statuses: Collection[str] | None) -> Statement:
+    """Operator view: tasks of every owner, newest first, filtered by `:owner_like` and `statuses`.
+
+    Built per call (the filters change its shape); parameters `:limit` and, with `owner_like`,
+    `:pattern`.
     """
-    own = tasks.c.owner_key == owner.key
-    if owner.kind == "principal":
-        return own
-    if owner.kind == "session":
-        return or_(own, tasks.c.owner_kind == "capability")
-    return tasks.c.owner_kind == "capability"
-
-
-def insert_task(record: TaskRecord) -> Insert:
-    """Insert a new task row."""
-    return insert(tasks).values(
-        task_id=record.task_id,
-        owner_kind=record.owner_kind,
-        owner_key=record.owner_key,
-        owner_issuer=record.owner_issuer,
-        owner_subject=record.owner_subject,
-        owner_client_id=record.owner_client_id,
-        wire=record.wire,
-        tool_name=record.tool_name,
-        arguments=record.arguments,
-        status=record.status.value,
-        status_message=record.status_message,
-        created_at=record.created_at,
-        last_updated_at=record.last_updated_at,
-        ttl_ms=record.ttl_ms,
-        expires_at=record.expires_at,
-        poll_interval_ms=record.poll_interval_ms,
-        progress_token=record.progress_token,
-        client_capabilities=record.client_capabilities,
-        lease_node=record.lease_node,
-        lease_expires_at=record.lease_expires_at,
-        attempt=record.attempt,
-    )
-
-
-def insert_event(
-    task_id: str,
-    from_status: TaskStatus | None,
-    to_status: TaskStatus,
-    at: datetime,
-    message: str | None,
-    attempt: int,
-    node: str | None,
-) -> Insert:
-    """Record one status change in the task's history."""
-    return insert(task_events).values(
-        task_id=task_id,
-        from_status=None if from_status is None else from_status.value,
-        to_status=to_status.value,
-        at=at,
-        message=message,
-        attempt=attempt,
-        node=node,
-    )
-
-
-def get_task(owner: Owner, task_id: str) -> Select[Any]:
-    """Read one task the owner may see."""
-    return select(tasks).where(tasks.c.task_id == task_id, visible_to(owner))
-
-
-def get_task_with_result(owner: Owner, task_id: str) -> Select[Any]:
-    """Read one task the owner may see, with its stored outcome (if any)."""
-    return (
-        select(tasks, task_results.c.result, task_results.c.error)
-        .select_from(tasks.outerjoin(task_results, task_results.c.task_id == tasks.c.task_id))
-        .where(tasks.c.task_id == task_id, visible_to(owner))
-    )
-
-
-def list_tasks(owner: Owner, after: tuple[datetime, str] | None, limit: int) -> Select[Any]:
-    """List the owner's own tasks, newest first, keyset-paged after `(created_at, task_id)`."""
-    statement = select(tasks).where(tasks.c.owner_key == owner.key)
-    if after is not None:
-        created_at, task_id = after
-        statement = statement.where(tuple_(tasks.c.created_at, tasks.c.task_id) < tuple_(created_at, task_id))
-    return statement.order_by(tasks.c.created_at.desc(), tasks.c.task_id.desc()).limit(limit)
-
-
-def lock_status(task_id: str) -> Select[Any]:
-    """Read a task's status and attempt inside a write transaction (the CAS's expected value)."""
-    return select(tasks.c.status, tasks.c.attempt, tasks.c.lease_node).where(tasks.c.task_id == task_id)
-
-
-def cancel_task(owner: Owner, task_id: str, from_status: TaskStatus, message: str, now: datetime) -> Update:
-    """Cancel a task the owner may see, if it is still in `from_status`."""
-    return (
-        update(tasks)
-        .where(tasks.c.task_id == task_id, visible_to(owner), tasks.c.status == from_status.value)
-        .values(
-            status=TaskStatus.CANCELLED.value,
-            status_message=message,
-            last_updated_at=now,
-            lease_node=None,
-            lease_expires_at=None,
-        )
-    )
-
-
-def move_fenced(
-    task_id: str,
-    attempt: int,
-    node: str,
-    from_status: TaskStatus,
-    to_status: TaskStatus,
-    message: str | None,
-    now: datetime,
-) -> Update:
-    """Move a task its worker holds (same node, same attempt) from `from_status` to `to_status`."""
-    values: dict[str, Any] = {"status": to_status.value, "status_message": message, "last_updated_at": now}
-    if to_status.is_terminal:
-        values |= {"lease_node": None, "lease_expires_at": None}
-    return (
-        update(tasks)
-        .where(
-            tasks.c.task_id == task_id,
-            tasks.c.attempt == attempt,
-            tasks.c.lease_node == node,
-            tasks.c.status == from_status.value,
-        )
-        .values(**values)
-    )
-
-
-def set_status_message(task_id: str, attempt: int, node: str, message: str | None, now: datetime) -> Update:
-    """Change the status message of a task its worker holds, while it is active."""
-    return (
-        update(tasks)
-        .where(
-            tasks.c.task_id == task_id,
-            tasks.c.attempt == attempt,
-            tasks.c.lease_node == node,
-            tasks.c.status.in_(_values(ACTIVE)),
-        )
-        .values(status_message=message, last_updated_at=now)
-    )
-
-
-def read_task(task_id: str) -> Select[Any]:
-    """Re-read one task inside a worker's or the maintenance's own write (no owner: it is fenced)."""
-    return select(tasks).where(tasks.c.task_id == task_id)
-
-
-def insert_result(
-    task_id: str, result: dict[str, Any] | None, error: dict[str, Any] | None, now: datetime
-) -> Insert:
-    """Store the outcome of a task that just became terminal."""
-    return insert(task_results).values(task_id=task_id, result=result, error=error, stored_at=now)
-
-
-def renew_leases(node: str, held: Sequence[tuple[str, int]], until: datetime) -> Update:
-    """Extend the leases this node still holds on active tasks, returning the renewed task ids."""
-    return (
-        update(tasks)
-        .where(
-            tasks.c.lease_node == node,
-            tasks.c.status.in_(_values(ACTIVE)),
-            tuple_(tasks.c.task_id, tasks.c.attempt).in_(list(held)),
-        )
-        .values(lease_expires_at=until)
-        .returning(tasks.c.task_id)
-    )
-
-
-def expired_leases(now: datetime, limit: int) -> Select[Any]:
-    """Find active tasks whose lease ran out (their worker stopped), oldest lease first."""
-    return (
-        select(tasks)
-        .where(
-            tasks.c.status.in_(_values(ACTIVE)),
-            or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
-        )
-        .order_by(tasks.c.lease_expires_at)
-        .limit(limit)
-    )
-
-
-def fail_unleased(task_id: str, attempt: int, from_status: TaskStatus, message: str, now: datetime) -> Update:
-    """Fail an active task whose lease ran out, if no worker took it meanwhile."""
-    return (
-        update(tasks)
-        .where(
-            tasks.c.task_id == task_id,
-            tasks.c.attempt == attempt,
-            tasks.c.status == from_status.value,
-            or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
-        )
-        .values(
-            status=TaskStatus.FAILED.value,
-            status_message=message,
-            last_updated_at=now,
-            lease_node=None,
-            lease_expires_at=None,
-        )
-    )
-
-
-def expired_active(now: datetime, limit: int) -> Select[Any]:
-    """Find active tasks whose ttl ran out: they are failed visibly before they are deleted."""
-    return (
-        select(tasks)
-        .where(tasks.c.status.in_(_values(ACTIVE)), tasks.c.expires_at.is_not(None), tasks.c.expires_at < now)
-        .order_by(tasks.c.expires_at)
-        .limit(limit)
-    )
-
-
-def fail_expired(
-    task_id: str, from_status: TaskStatus, message: str, now: datetime, keep_until: datetime, ttl_ms: int
-) -> Update:
-    """Fail an active task whose ttl ran out and keep it readable until `keep_until`."""
-    return (
-        update(tasks)
-        .where(tasks.c.task_id == task_id, tasks.c.status == from_status.value)
-        .values(
-            status=TaskStatus.FAILED.value,
-            status_message=message,
-            last_updated_at=now,
-            expires_at=keep_until,
-            ttl_ms=ttl_ms,
-            lease_node=None,
-            lease_expires_at=None,
-        )
-    )
-
-
-def get_input_request(task_id: str, key: str) -> Select[Any]:
-    """Read one input request of a task (the worker that asked waits on it)."""
-    return select(task_input_requests).where(
-        task_input_requests.c.task_id == task_id, task_input_requests.c.request_key == key
-    )
-
-
-def insert_input_request(
-    task_id: str, key: str, method: str, params: dict[str, Any], now: datetime
-) -> Insert:
-    """Store a question a tool asks, before anyone is shown it."""
-    return insert(task_input_requests).values(
-        task_id=task_id, request_key=key, method=method, params=params, created_at=now
-    )
-
-
-def outstanding_input_requests(owner: Owner, task_id: str) -> Select[Any]:
-    """The unanswered input requests of a task the owner may see, in the order the tool asked."""
-    return (
-        select(task_input_requests)
-        .join(tasks, tasks.c.task_id == task_input_requests.c.task_id)
-        .where(
-            task_input_requests.c.task_id == task_id,
-            task_input_requests.c.response.is_(None),
-            visible_to(owner),
-        )
-        .order_by(*_asked_order())
-    )
-
-
-def answer_input_request(task_id: str, key: str, response: dict[str, Any], now: datetime) -> Update:
-    """Store the answer to an outstanding input request (an answered one is left as it is)."""
-    return (
-        update(task_input_requests)
-        .where(
-            task_input_requests.c.task_id == task_id,
-            task_input_requests.c.request_key == key,
-            task_input_requests.c.response.is_(None),
-        )
-        .values(response=response, answered_at=now)
-    )
-
-
-def count_outstanding(task_id: str) -> Select[Any]:
-    """How many input requests of a task are still unanswered."""
-    return (
-        select(func.count())
-        .select_from(task_input_requests)
-        .where(task_input_requests.c.task_id == task_id, task_input_requests.c.response.is_(None))
-    )
-
-
-def resume_task(owner: Owner, task_id: str, message: str | None, now: datetime) -> Update:
-    """Move a task the owner may see from input_required back to working (its input is complete)."""
-    return (
-        update(tasks)
-        .where(
-            tasks.c.task_id == task_id,
-            visible_to(owner),
-            tasks.c.status == TaskStatus.INPUT_REQUIRED.value,
-        )
-        .values(status=TaskStatus.WORKING.value, status_message=message, last_updated_at=now)
-    )
-
-
-def release_lease(task_id: str, attempt: int, node: str) -> Update:
-    """Give up this node's lease on an active task, leaving its status (server stop: run again later)."""
-    return (
-        update(tasks)
-        .where(
-            tasks.c.task_id == task_id,
-            tasks.c.attempt == attempt,
-            tasks.c.lease_node == node,
-            tasks.c.status.in_(_values(ACTIVE)),
-        )
-        .values(lease_node=None, lease_expires_at=None)
-    )
-
-
-def claim_for_rerun(task_id: str, attempt: int, node: str, until: datetime, now: datetime) -> Update:
-    """Take an active task whose worker is gone, as the next attempt, for this node."""
-    return (
-        update(tasks)
-        .where(
-            tasks.c.task_id == task_id,
-            tasks.c.attempt == attempt,
-            tasks.c.status.in_(_values(ACTIVE)),
-            or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
-        )
-        .values(lease_node=node, lease_expires_at=until, attempt=attempt + 1)
-    )
-
-
-def delete_expired_terminal(now: datetime, limit: int) -> Delete:
-    """Delete up to `limit` terminal tasks whose ttl ran out (results, inputs and events cascade)."""
-    batch = (
-        select(tasks.c.task_id)
-        .where(
-            tasks.c.status.in_(_values({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED})),
-            tasks.c.expires_at.is_not(None),
-            tasks.c.expires_at < now,
-        )
-        .limit(limit)
-        .scalar_subquery()
-    )
-    return delete(tasks).where(tasks.c.task_id.in_(batch))
-
-
-def delete_children(task_ids: Sequence[str]) -> list[Delete]:
-    """Delete the dependent rows of tasks (for backends where the cascade is not enforced)."""
-    return [
-        delete(table).where(table.c.task_id.in_(list(task_ids)))
-        for table in (task_results, task_input_requests, task_events)
-    ]
-
-
-def admin_list_tasks(owner_like: str | None, statuses: Collection[str] | None, limit: int) -> Select[Any]:
-    """Operator view: tasks of every owner, newest first, optionally filtered."""
     statement = select(tasks)
-    conditions: list[ColumnElement[bool]] = []
     if owner_like:
-        pattern = f"%{owner_like}%"
-        conditions.append(
+        pattern: BindParameter[str] = bindparam("pattern", type_=Text)
+        statement = statement.where(
             or_(
                 tasks.c.owner_key.like(pattern),
                 tasks.c.owner_subject.like(pattern),
@@ -411,28 +474,18 @@ def admin_list_tasks(owner_like: str | None, statuses: Collection[str] | None, l
             )
         )
     if statuses:
-        conditions.append(tasks.c.status.in_(sorted(statuses)))
-    if conditions:
-        statement = statement.where(and_(*conditions))
-    return statement.order_by(tasks.c.created_at.desc(), tasks.c.task_id.desc()).limit(limit)
-
-
-def admin_get_task(task_id: str) -> Select[Any]:
-    """Operator view: one task of any owner, with its outcome."""
-    return (
-        select(tasks, task_results.c.result, task_results.c.error)
-        .select_from(tasks.outerjoin(task_results, task_results.c.task_id == tasks.c.task_id))
-        .where(tasks.c.task_id == task_id)
+        statement = statement.where(_in(tasks.c.status, [TaskStatus(status) for status in statuses]))
+    return Statement(
+        "admin_list_tasks",
+        "Operator view: tasks of every owner, newest first.",
+        statement.order_by(tasks.c.created_at.desc(), tasks.c.task_id.desc()).limit(
+            bindparam("limit", type_=Integer)
+        ),
     )
 
 
-def admin_task_events(task_id: str) -> Select[Any]:
-    """Operator view: the status history of one task, oldest first."""
-    return select(task_events).where(task_events.c.task_id == task_id).order_by(task_events.c.event_id)
-
-
-def admin_input_requests(task_id: str) -> Select[Any]:
-    """Operator view: the input requests of one task, in the order the tool asked."""
-    return (
-        select(task_input_requests).where(task_input_requests.c.task_id == task_id).order_by(*_asked_order())
-    )
+def all_statements() -> Iterator[Statement]:
+    """Every statement of this module, in the order it is written."""
+    for value in globals().values():
+        if isinstance(value, Statement):
+            yield value

@@ -1,233 +1,188 @@
-"""`Store`: the task verbs over SQL (create, read, list, cancel, finish, lease, sweep).
+"""`Store`: the task verbs over SQL, with an in-process view that answers most reads.
 
-Like procrastinate's `JobManager`: each verb runs named statements from `queries`, in one short
-transaction, and returns domain objects (`TaskRecord`, `TaskResult`). Every status change is a
-compare-and-set that also writes its `task_events` row in the same transaction. On SQLite every
-write goes through the group-commit writer; on PostgreSQL through the pool.
+Like procrastinate's `JobManager`: each verb runs one transaction program (`transactions.py`) on
+the connector and returns domain objects. Writes are acknowledged only after their COMMIT; the
+`TaskView` is updated right after that COMMIT and before the acknowledgement. Reads of a task by id
+are answered from the view when it may answer them (a terminal task; an active task when the
+connector can tell that no other process has written since: `check_external_changes`) and from
+SQL otherwise, and a read of a task whose change is being committed right now waits for that commit
+(read-your-writes: a client polling a tool that just finished sees it finished).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import URL
 
-from mcptasks.core.errors import StoreError
-from mcptasks.core.model import (
-    Completed,
-    ErrorInfo,
-    Failed,
-    InputRequest,
-    Outcome,
-    TaskEvent,
-    TaskRecord,
-    TaskResult,
-    as_utc,
-)
+from mcptasks.core.model import InputRequest, Outcome, TaskEvent, TaskRecord, TaskResult, utcnow
 from mcptasks.core.owner import Owner
-from mcptasks.core.status import TaskStatus, can_transition
-from mcptasks.store import queries
-from mcptasks.store.engine import Engines, map_store_errors
-from mcptasks.store.writer import GroupCommitWriter
+from mcptasks.core.status import TaskStatus
+from mcptasks.store import transactions as tx
+from mcptasks.store.connector import Connector, open_connector
+from mcptasks.store.program import ProgramFactory
+from mcptasks.store.transactions import AnswerOutcome, Asked, CancelOutcome, Found
+from mcptasks.store.view import DEFAULT_CAPACITY, Entry, TaskView
 
 T = TypeVar("T")
 
-#: How often a compare-and-set is retried after a concurrent change (PostgreSQL).
-_CAS_RETRIES = 5
+logger = logging.getLogger("mcptasks.store")
 
-
-def _opt_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
-
-
-def record_from_row(row: Mapping[str, Any]) -> TaskRecord:
-    """Build a `TaskRecord` from a `tasks` row mapping."""
-    return TaskRecord(
-        task_id=row["task_id"],
-        owner_key=row["owner_key"],
-        owner_kind=row["owner_kind"],
-        owner_issuer=row["owner_issuer"],
-        owner_subject=row["owner_subject"],
-        owner_client_id=row["owner_client_id"],
-        wire=row["wire"],
-        tool_name=row["tool_name"],
-        arguments=dict(row["arguments"] or {}),
-        status=TaskStatus(row["status"]),
-        status_message=row["status_message"],
-        created_at=as_utc(row["created_at"]),
-        last_updated_at=as_utc(row["last_updated_at"]),
-        ttl_ms=row["ttl_ms"],
-        expires_at=_opt_utc(row["expires_at"]),
-        poll_interval_ms=row["poll_interval_ms"],
-        progress_token=row["progress_token"],
-        client_capabilities=row["client_capabilities"],
-        lease_node=row["lease_node"],
-        lease_expires_at=_opt_utc(row["lease_expires_at"]),
-        attempt=row["attempt"],
-    )
-
-
-def _result_from_row(row: Mapping[str, Any]) -> TaskResult | None:
-    if row["result"] is None and row["error"] is None:
-        return None
-    return TaskResult(
-        result=row["result"],
-        error=None if row["error"] is None else ErrorInfo.from_json(row["error"]),
-    )
-
-
-async def _fail_system(
-    conn: AsyncConnection, statement: Any, record: TaskRecord, error: ErrorInfo, now: datetime
-) -> TaskRecord | None:
-    """Run a system failure's compare-and-set `statement` (recovery, expiry) and, if it matched,
-    store `error` and the history row. `record` carries the new message (and ttl) already."""
-    changed = await conn.execute(statement)
-    if changed.rowcount != 1:
-        return None
-    await conn.execute(queries.insert_result(record.task_id, None, error.to_json(), now))
-    await conn.execute(
-        queries.insert_event(
-            record.task_id, record.status, TaskStatus.FAILED, now, record.status_message, record.attempt, None
-        )
-    )
-    return record.evolve(
-        status=TaskStatus.FAILED, last_updated_at=now, lease_node=None, lease_expires_at=None
-    )
-
-
-async def _fetch(conn: AsyncConnection, statement: Any) -> list[dict[str, Any]]:
-    return [dict(row) for row in (await conn.execute(statement)).mappings().all()]
-
-
-def input_request_from_row(row: Mapping[str, Any]) -> InputRequest:
-    """Build an `InputRequest` from a `task_input_requests` row mapping."""
-    return InputRequest(
-        task_id=row["task_id"],
-        key=row["request_key"],
-        method=row["method"],
-        params=dict(row["params"] or {}),
-        created_at=as_utc(row["created_at"]),
-        response=row["response"],
-        answered_at=_opt_utc(row["answered_at"]),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerOutcome:
-    """What `Store.answer_inputs` did."""
-
-    #: The task after the call.
-    record: TaskRecord
-    #: Keys whose answer this call stored (keys not outstanding are ignored).
-    answered: frozenset[str]
-    #: True when the last outstanding request was answered and the task went back to `working`.
-    resumed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CancelOutcome:
-    """What `Store.cancel_task` did: `record` is the task after the call."""
-
-    record: TaskRecord
-    #: True when this call moved the task to `cancelled`; False when it was already terminal.
-    cancelled: bool
+#: Longest a read waits for a commit in flight on the same task before it answers anyway, in s.
+READ_YOUR_WRITE_WAIT_S = 1.0
 
 
 class Store:
-    """The task verbs. `open()` before use, `close()` after (see `TaskServer.lifespan`)."""
+    """The task verbs (see module docstring). `open()` before use, `close()` after.
 
-    def __init__(self, engines: Engines) -> None:
-        self.engines = engines
-        self._writer = GroupCommitWriter(engines.writer) if engines.is_sqlite else None
-        # An in-memory SQLite database is one shared connection: a read beside the writer's open
-        # transaction would see (and roll back) its uncommitted work, so reads queue as writes do.
-        self._reads_through_writer = self._writer is not None and engines.reader is engines.writer
+    `connector` runs the SQL; `view_capacity` bounds the in-process view (entries).
+    """
+
+    def __init__(self, connector: Connector, *, view_capacity: int = DEFAULT_CAPACITY) -> None:
+        self.connector = connector
+        #: Committed tasks this process may answer reads from.
+        self.view = TaskView(capacity=view_capacity)
+        self._in_flight: dict[str, asyncio.Future[Any]] = {}
+        self._change_listeners: list[Callable[[], None]] = []
+
+    @classmethod
+    def for_url(
+        cls,
+        url: URL,
+        *,
+        readonly: bool = False,
+        view_capacity: int = DEFAULT_CAPACITY,
+    ) -> Store:
+        """A store on `url` (from `engine.database_url`); `readonly` for operator commands.
+
+        Raises: ConfigurationError for an unsupported URL or a missing driver.
+        """
+        return cls(open_connector(url, readonly=readonly), view_capacity=view_capacity)
 
     async def open(self) -> None:
-        """Start the group-commit writer (SQLite)."""
-        if self._writer is not None:
-            self._writer.start()
+        """Connect. Raises: StoreError; ConfigurationError when another server owns a SQLite file."""
+        await self.connector.open()
 
     async def close(self) -> None:
-        """Drain pending writes and close every connection."""
-        if self._writer is not None:
-            await self._writer.stop()
-        await self.engines.dispose()
+        """Finish pending writes and disconnect."""
+        await self.connector.close()
+        self.view.clear()
 
-    async def _write(self, op: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        if self._writer is not None:
-            return await self._writer.submit(op)
-        with map_store_errors():
-            async with self.engines.writer.begin() as conn:
-                return await op(conn)
+    # -- other processes --------------------------------------------------------------------------
 
-    async def _read_one(self, statement: Any) -> Mapping[str, Any] | None:
-        if self._reads_through_writer:
-            rows = await self._write(lambda conn: _fetch(conn, statement))
-            return rows[0] if rows else None
-        with map_store_errors():
-            async with self.engines.reader.connect() as conn:
-                row = (await conn.execute(statement)).mappings().first()
-                return None if row is None else dict(row)
+    def on_external_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` whenever another process is found to have changed the database."""
+        self._change_listeners.append(listener)
 
-    async def _read_all(self, statement: Any) -> list[dict[str, Any]]:
-        if self._reads_through_writer:
-            return await self._write(lambda conn: _fetch(conn, statement))
-        with map_store_errors():
-            async with self.engines.reader.connect() as conn:
-                return [dict(row) for row in (await conn.execute(statement)).mappings().all()]
+    def check_external_changes(self) -> bool | None:
+        """Look whether another process committed since the last look (cheap: no query on SQLite).
 
-    # -- create and read ------------------------------------------------------------------------
+        When one did, active tasks are dropped from the view and the listeners are called.
+        Returns True or False, or None when the connector cannot tell now.
+        """
+        changed = self.connector.external_changes()
+        if changed:
+            self.view.drop_active()
+            for listener in self._change_listeners:
+                try:
+                    listener()
+                except Exception:
+                    logger.exception("external-change listener failed", extra={"action": "external_change"})
+        return changed
+
+    def _usable(self, entry: Entry | None) -> Entry | None:
+        """`entry` if it may answer a read now (see module docstring), else None."""
+        if entry is None or entry.record.is_terminal:
+            return entry
+        return entry if self.check_external_changes() is False else None
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    async def _write(
+        self,
+        make: ProgramFactory[T],
+        on_commit: Callable[[T], None] | None = None,
+        *,
+        task_id: str | None = None,
+    ) -> T:
+        future = self.connector.submit(make, on_commit)
+        if task_id is not None:
+            self._in_flight[task_id] = future
+            future.add_done_callback(lambda done: self._landed(task_id, done))
+        # A caller that goes away cancels only its wait: the commit goes on (connector contract).
+        return await future
+
+    def _landed(self, task_id: str, future: asyncio.Future[Any]) -> None:
+        if self._in_flight.get(task_id) is future:
+            del self._in_flight[task_id]
+        if not future.cancelled():
+            future.exception()  # retrieved: the writer's caller reports it
+
+    async def _settled(self, task_id: str) -> None:
+        """Wait (bounded) for a change of `task_id` that is being committed now."""
+        pending = self._in_flight.get(task_id)
+        if pending is not None and not pending.done():
+            await asyncio.wait({pending}, timeout=READ_YOUR_WRITE_WAIT_S)
+
+    def _remember(self, found: Found | None) -> None:
+        if found is not None:
+            self.view.put(found.record, result=found.result, inputs=found.inputs)
+
+    def _remember_record(self, record: TaskRecord | None) -> None:
+        if record is not None:
+            self.view.update(record)
+
+    # -- create and read --------------------------------------------------------------------------
 
     async def create_task(self, record: TaskRecord, *, node: str | None) -> TaskRecord:
         """Insert `record` and its creation event; returns once the row is committed.
 
         Spec: SEP-2663 "Task Creation" (MUST NOT answer before `tasks/get` would find the task).
         """
-
-        async def op(conn: AsyncConnection) -> TaskRecord:
-            await conn.execute(queries.insert_task(record))
-            await conn.execute(
-                queries.insert_event(
-                    record.task_id,
-                    None,
-                    record.status,
-                    record.created_at,
-                    record.status_message,
-                    record.attempt,
-                    node,
-                )
-            )
-            return record
-
-        return await self._write(op)
-
-    async def get_task(self, owner: Owner, task_id: str) -> TaskRecord | None:
-        """The task `task_id` if `owner` may see it, else None (unknown and foreign look alike)."""
-        row = await self._read_one(queries.get_task(owner, task_id))
-        return None if row is None else record_from_row(row)
+        return await self._write(
+            lambda: tx.create_task(record, node),
+            lambda created: self.view.put(created, inputs=()),
+            task_id=record.task_id,
+        )
 
     async def get_task_with_result(
         self, owner: Owner, task_id: str
     ) -> tuple[TaskRecord, TaskResult | None] | None:
-        """The task and its stored outcome (None until terminal), if `owner` may see it."""
-        row = await self._read_one(queries.get_task_with_result(owner, task_id))
-        if row is None:
-            return None
-        return record_from_row(row), _result_from_row(row)
+        """The task and its stored outcome (None until terminal), if `owner` may see it; else None.
+
+        Unknown, expired and foreign ids look alike.
+        """
+        await self._settled(task_id)
+        entry = self._usable(self.view.get(task_id, utcnow()))
+        if entry is not None:
+            record = entry.record
+            if not owner.may_see(record.owner_kind, record.owner_key):
+                return None
+            return record, entry.result
+        found = await self.connector.read(lambda: tx.get_task_owned(owner, task_id), self._remember)
+        return None if found is None else (found.record, found.result)
+
+    async def get_task(self, owner: Owner, task_id: str) -> TaskRecord | None:
+        """The task `task_id` if `owner` may see it, else None (unknown and foreign look alike)."""
+        found = await self.get_task_with_result(owner, task_id)
+        return None if found is None else found[0]
+
+    async def read_task(self, task_id: str) -> tuple[TaskRecord, TaskResult | None] | None:
+        """The task and its outcome whoever owns it (workers, maintenance), from SQL."""
+        found = await self.connector.read(lambda: tx.get_task(task_id), self._remember)
+        return None if found is None else (found.record, found.result)
 
     async def list_tasks(
         self, owner: Owner, after: tuple[datetime, str] | None, limit: int
     ) -> list[TaskRecord]:
         """The owner's tasks, newest first, strictly after the keyset position `after`."""
-        rows = await self._read_all(queries.list_tasks(owner, after, limit))
-        return [record_from_row(row) for row in rows]
+        return await self.connector.read(lambda: tx.list_tasks(owner, after, limit))
 
-    # -- status changes -------------------------------------------------------------------------
+    # -- status changes ---------------------------------------------------------------------------
 
     async def cancel_task(
         self, owner: Owner, task_id: str, message: str, now: datetime
@@ -237,37 +192,13 @@ class Store:
         A terminal task is left unchanged and returned with `cancelled=False`.
         """
 
-        async def op(conn: AsyncConnection) -> CancelOutcome | None:
-            # On PostgreSQL (READ COMMITTED) a worker may finish the task between the read and the
-            # compare-and-set; the loop re-reads and then finds it terminal.
-            for _ in range(_CAS_RETRIES):
-                row = (await conn.execute(queries.get_task(owner, task_id))).mappings().first()
-                if row is None:
-                    return None
-                record = record_from_row(row)
-                if record.is_terminal:
-                    return CancelOutcome(record, cancelled=False)
-                changed = await conn.execute(queries.cancel_task(owner, task_id, record.status, message, now))
-                if changed.rowcount != 1:
-                    continue
-                await conn.execute(
-                    queries.insert_event(
-                        task_id, record.status, TaskStatus.CANCELLED, now, message, record.attempt, None
-                    )
-                )
-                return CancelOutcome(
-                    record.evolve(
-                        status=TaskStatus.CANCELLED,
-                        status_message=message,
-                        last_updated_at=now,
-                        lease_node=None,
-                        lease_expires_at=None,
-                    ),
-                    cancelled=True,
-                )
-            raise StoreError("the task kept changing during cancellation")
+        def committed(outcome: CancelOutcome | None) -> None:
+            if outcome is not None and outcome.cancelled:
+                self.view.put(outcome.record, result=None)
 
-        return await self._write(op)
+        return await self._write(
+            lambda: tx.cancel_task(owner, task_id, message, now), committed, task_id=task_id
+        )
 
     async def finish_task(
         self, task_id: str, attempt: int, node: str, outcome: Outcome, now: datetime
@@ -277,69 +208,39 @@ class Store:
         Fenced: only the worker holding the lease (`node`, `attempt`) may finish, and only while the
         task is active, so a cancel or a newer attempt always wins.
         """
-        if isinstance(outcome, Completed):
-            target, message = TaskStatus.COMPLETED, None
-            result, error = outcome.result, None
-        else:
-            target, message = TaskStatus.FAILED, outcome.status_message
-            result, error = None, outcome.error.to_json()
-        return await self._move_fenced(
-            task_id, attempt, node, target, message, now, result=result, error=error
+        found = await self._write(
+            lambda: tx.finish_task(task_id, attempt, node, outcome, now), self._remember, task_id=task_id
         )
+        return None if found is None else found.record
 
     async def set_status(
         self, task_id: str, attempt: int, node: str, target: TaskStatus, message: str | None, now: datetime
     ) -> TaskRecord | None:
-        """Move a task the worker holds to a non-terminal `target` (working <-> input_required)."""
-        return await self._move_fenced(task_id, attempt, node, target, message, now)
+        """Move a task the worker holds to `target`; None if the worker lost the task."""
 
-    async def _move_fenced(
-        self,
-        task_id: str,
-        attempt: int,
-        node: str,
-        target: TaskStatus,
-        message: str | None,
-        now: datetime,
-        *,
-        result: dict[str, Any] | None = None,
-        error: dict[str, Any] | None = None,
-    ) -> TaskRecord | None:
-        async def op(conn: AsyncConnection) -> TaskRecord | None:
-            current = (await conn.execute(queries.lock_status(task_id))).mappings().first()
-            if current is None:
-                return None
-            source = TaskStatus(current["status"])
-            if not can_transition(source, target):
-                return None
-            changed = await conn.execute(
-                queries.move_fenced(task_id, attempt, node, source, target, message, now)
-            )
-            if changed.rowcount != 1:
-                return None
-            if target.is_terminal:
-                await conn.execute(queries.insert_result(task_id, result, error, now))
-            await conn.execute(queries.insert_event(task_id, source, target, now, message, attempt, node))
-            row = (await conn.execute(queries.read_task(task_id))).mappings().first()
-            return None if row is None else record_from_row(row)
+        def committed(found: Found | None) -> None:
+            if found is not None:
+                if found.record.is_terminal:
+                    self._remember(found)
+                else:
+                    self.view.update(found.record)
 
-        return await self._write(op)
+        found = await self._write(
+            lambda: tx.move_fenced(task_id, attempt, node, target, message, now), committed, task_id=task_id
+        )
+        return None if found is None else found.record
 
     async def set_status_message(
         self, task_id: str, attempt: int, node: str, message: str | None, now: datetime
     ) -> TaskRecord | None:
         """Change the status message of an active task the worker holds; None if it lost it."""
+        return await self._write(
+            lambda: tx.set_status_message(task_id, attempt, node, message, now),
+            self._remember_record,
+            task_id=task_id,
+        )
 
-        async def op(conn: AsyncConnection) -> TaskRecord | None:
-            changed = await conn.execute(queries.set_status_message(task_id, attempt, node, message, now))
-            if changed.rowcount != 1:
-                return None
-            row = (await conn.execute(queries.read_task(task_id))).mappings().first()
-            return None if row is None else record_from_row(row)
-
-        return await self._write(op)
-
-    # -- input requests (elicitation, sampling) --------------------------------------------------
+    # -- input requests (elicitation, sampling) ---------------------------------------------------
 
     async def request_input(
         self,
@@ -359,44 +260,33 @@ class Store:
         longer holds the task (cancelled, finished, taken over).
         """
 
-        async def op(conn: AsyncConnection) -> tuple[TaskRecord, InputRequest] | None:
-            current = (await conn.execute(queries.lock_status(task_id))).mappings().first()
-            if current is None or current["attempt"] != attempt or current["lease_node"] != node:
-                return None
-            source = TaskStatus(current["status"])
-            if source.is_terminal:
-                return None
-            row = (await conn.execute(queries.get_input_request(task_id, key))).mappings().first()
-            if row is None:
-                await conn.execute(queries.insert_input_request(task_id, key, method, params, now))
-                row = (await conn.execute(queries.get_input_request(task_id, key))).mappings().first()
-            assert row is not None
-            request = input_request_from_row(row)
-            if request.outstanding and source is TaskStatus.WORKING:
-                moved = await conn.execute(
-                    queries.move_fenced(task_id, attempt, node, source, TaskStatus.INPUT_REQUIRED, None, now)
-                )
-                if moved.rowcount == 1:
-                    await conn.execute(
-                        queries.insert_event(
-                            task_id, source, TaskStatus.INPUT_REQUIRED, now, None, attempt, node
-                        )
-                    )
-            task = (await conn.execute(queries.read_task(task_id))).mappings().first()
-            assert task is not None
-            return record_from_row(task), request
+        def committed(asked: Asked | None) -> None:
+            if asked is not None:
+                self.view.update(asked.record, inputs=asked.outstanding)
 
-        return await self._write(op)
+        asked = await self._write(
+            lambda: tx.request_input(task_id, attempt, node, key, method, params, now),
+            committed,
+            task_id=task_id,
+        )
+        return None if asked is None else (asked.record, asked.request)
 
     async def get_input_request(self, task_id: str, key: str) -> InputRequest | None:
         """One input request of a task (for the worker waiting on it)."""
-        row = await self._read_one(queries.get_input_request(task_id, key))
-        return None if row is None else input_request_from_row(row)
+        entry = self._usable(self.view.get(task_id, utcnow()))
+        if entry is not None and entry.inputs is not None:
+            for request in entry.inputs:
+                if request.key == key:
+                    return request  # still outstanding: no need to read it
+        return await self.connector.read(lambda: tx.get_input_request(task_id, key))
 
     async def outstanding_inputs(self, owner: Owner, task_id: str) -> list[InputRequest]:
         """The unanswered input requests of a task `owner` may see, in the order they were asked."""
-        rows = await self._read_all(queries.outstanding_input_requests(owner, task_id))
-        return [input_request_from_row(row) for row in rows]
+        entry = self._usable(self.view.get(task_id, utcnow()))
+        if entry is not None and entry.inputs is not None:
+            record = entry.record
+            return list(entry.inputs) if owner.may_see(record.owner_kind, record.owner_key) else []
+        return list(await self.connector.read(lambda: tx.outstanding_inputs_owned(owner, task_id)))
 
     async def answer_inputs(
         self, owner: Owner, task_id: str, responses: Mapping[str, dict[str, Any]], now: datetime
@@ -409,169 +299,110 @@ class Store:
         Spec: SEP-2663 "Task Update Requests" (partial answers; unknown keys ignored).
         """
 
-        async def op(conn: AsyncConnection) -> AnswerOutcome | None:
-            row = (await conn.execute(queries.get_task(owner, task_id))).mappings().first()
-            if row is None:
-                return None
-            record = record_from_row(row)
-            if record.is_terminal:
-                return AnswerOutcome(record, frozenset(), resumed=False)
-            answered: set[str] = set()
-            for key, response in responses.items():
-                changed = await conn.execute(queries.answer_input_request(task_id, key, response, now))
-                if changed.rowcount == 1:
-                    answered.add(key)
-            resumed = False
-            if answered and record.status is TaskStatus.INPUT_REQUIRED:
-                remaining = (await conn.execute(queries.count_outstanding(task_id))).scalar_one()
-                if remaining == 0:
-                    moved = await conn.execute(queries.resume_task(owner, task_id, None, now))
-                    if moved.rowcount == 1:
-                        await conn.execute(
-                            queries.insert_event(
-                                task_id,
-                                TaskStatus.INPUT_REQUIRED,
-                                TaskStatus.WORKING,
-                                now,
-                                None,
-                                record.attempt,
-                                None,
-                            )
-                        )
-                        resumed = True
-                        record = record.evolve(
-                            status=TaskStatus.WORKING, status_message=None, last_updated_at=now
-                        )
-            return AnswerOutcome(record, frozenset(answered), resumed)
+        def committed(outcome: AnswerOutcome | None) -> None:
+            if outcome is not None and not outcome.record.is_terminal:
+                self.view.update(outcome.record, inputs=outcome.outstanding)
 
-        return await self._write(op)
+        return await self._write(
+            lambda: tx.answer_inputs(owner, task_id, responses, now), committed, task_id=task_id
+        )
 
-    # -- leases, recovery, ttl ------------------------------------------------------------------
+    # -- leases, recovery, ttl --------------------------------------------------------------------
 
     async def release_lease(self, task_id: str, attempt: int, node: str) -> bool:
         """Give up this node's lease on an active task without changing its status (server stop)."""
-
-        async def op(conn: AsyncConnection) -> bool:
-            changed = await conn.execute(queries.release_lease(task_id, attempt, node))
-            return bool(changed.rowcount == 1)
-
-        return await self._write(op)
+        record = await self._write(
+            lambda: tx.release_lease(task_id, attempt, node), self._remember_record, task_id=task_id
+        )
+        return record is not None
 
     async def claim_for_rerun(
         self, record: TaskRecord, node: str, until: datetime, now: datetime
     ) -> TaskRecord | None:
         """Take an active task whose worker is gone as attempt `record.attempt + 1`; None if taken."""
+        return await self._write(
+            lambda: tx.claim_for_rerun(record, node, until, now),
+            self._remember_record,
+            task_id=record.task_id,
+        )
 
-        async def op(conn: AsyncConnection) -> TaskRecord | None:
-            changed = await conn.execute(
-                queries.claim_for_rerun(record.task_id, record.attempt, node, until, now)
-            )
-            if changed.rowcount != 1:
-                return None
-            row = (await conn.execute(queries.read_task(record.task_id))).mappings().first()
-            return None if row is None else record_from_row(row)
+    async def renew_leases(self, node: str, until: datetime) -> dict[str, int]:
+        """Extend every lease `node` holds on an active task; returns task id -> attempt held.
 
-        return await self._write(op)
-
-    async def renew_leases(self, node: str, held: Sequence[tuple[str, int]], until: datetime) -> set[str]:
-        """Extend this node's leases on `held` `(task_id, attempt)` pairs; returns the renewed ids.
-
-        A held task missing from the answer was cancelled, finished or taken over: its worker stops.
+        A task this node runs that is missing from the answer was cancelled, finished or taken
+        over: its worker stops.
         """
-        if not held:
-            return set()
 
-        async def op(conn: AsyncConnection) -> set[str]:
-            rows = await conn.execute(queries.renew_leases(node, held, until))
-            return {row[0] for row in rows}
+        def committed(held: dict[str, int]) -> None:
+            for task_id in held:
+                entry = self.view.peek(task_id)
+                if entry is not None and not entry.record.is_terminal:
+                    entry.record = entry.record.evolve(lease_expires_at=until)
 
-        return await self._write(op)
+        return await self._write(lambda: tx.renew_leases(node, until), committed)
+
+    async def held_leases(self, node: str) -> dict[str, int]:
+        """The active tasks whose lease `node` holds, from SQL: task id -> attempt."""
+        return await self.connector.read(lambda: tx.held_leases(node))
 
     async def expired_leases(self, now: datetime, limit: int) -> list[TaskRecord]:
         """Active tasks whose lease ran out: their worker is gone."""
-        return [record_from_row(row) for row in await self._read_all(queries.expired_leases(now, limit))]
+        return await self.connector.read(lambda: tx.expired_leases(now, limit))
 
     async def fail_unleased(self, record: TaskRecord, message: str, now: datetime) -> TaskRecord | None:
         """Fail an active task whose lease ran out, with `message`; None if someone moved it first."""
-        statement = queries.fail_unleased(record.task_id, record.attempt, record.status, message, now)
-        failed = record.evolve(status_message=message)
-        return await self._write(
-            lambda conn: _fail_system(conn, statement, failed, ErrorInfo(-32603, message), now)
+        found = await self._write(
+            lambda: tx.fail_unleased(record, message, now), self._remember, task_id=record.task_id
         )
+        return None if found is None else found.record
 
     async def fail_expired(self, now: datetime, keep_for: timedelta, limit: int) -> list[TaskRecord]:
         """Fail active tasks whose ttl ran out; keep each readable for `keep_for` before deletion.
 
-        The task's `ttl_ms` grows to cover the extra time, so the reported ttl stays honest.
         Spec: DESIGN §7 (ttl never silently deletes running work); SEP-2663 "Task Polling" (after
         the ttl the server MAY mark the task failed; `ttlMs` MAY change).
         """
-        candidates = [
-            record_from_row(row) for row in await self._read_all(queries.expired_active(now, limit))
-        ]
-        keep_until = now + keep_for
-        failed: list[TaskRecord] = []
-        for record in candidates:
-            if record.status is TaskStatus.INPUT_REQUIRED:
-                message = f"Task expired while waiting for input: its ttl of {record.ttl_ms or 0} ms ran out"
-            else:
-                message = f"Task expired: its ttl of {record.ttl_ms or 0} ms ran out before it finished"
-            new_ttl_ms = int((keep_until - record.created_at).total_seconds() * 1000)
-            statement = queries.fail_expired(
-                record.task_id, record.status, message, now, keep_until, new_ttl_ms
-            )
-            expired = record.evolve(status_message=message, expires_at=keep_until, ttl_ms=new_ttl_ms)
-            error = ErrorInfo(code=-32603, message="Task expired")
-            moved = await self._write(
-                functools.partial(_fail_system, statement=statement, record=expired, error=error, now=now)
-            )
-            if moved is not None:
-                failed.append(moved)
-        return failed
+        candidates = await self.connector.read(lambda: tx.expired_active(now, limit))
+        if not candidates:
+            return []
+
+        def committed(failed: list[Found]) -> None:
+            for found in failed:
+                self._remember(found)
+
+        failed = await self._write(lambda: tx.fail_expired(candidates, now, now + keep_for), committed)
+        return [found.record for found in failed]
 
     async def delete_expired(self, now: datetime, limit: int) -> int:
         """Delete up to `limit` terminal tasks whose ttl ran out; returns how many were deleted."""
 
-        async def op(conn: AsyncConnection) -> int:
-            result = await conn.execute(queries.delete_expired_terminal(now, limit))
-            return int(result.rowcount or 0)
+        def committed(deleted: list[str]) -> None:
+            for task_id in deleted:
+                self.view.drop(task_id)
 
-        return await self._write(op)
+        deleted: list[str] = await self._write(lambda: tx.delete_expired(now, limit), committed)
+        return len(deleted)
 
-    # -- operator views (unscoped) --------------------------------------------------------------
+    # -- operator views (unscoped) ----------------------------------------------------------------
 
     async def admin_list_tasks(
         self, *, owner_like: str | None = None, statuses: Sequence[str] | None = None, limit: int = 50
     ) -> list[TaskRecord]:
         """Tasks of every owner, newest first (operator CLI only)."""
-        rows = await self._read_all(queries.admin_list_tasks(owner_like, statuses, limit))
-        return [record_from_row(row) for row in rows]
+        return await self.connector.read(lambda: tx.admin_list_tasks(owner_like, statuses, limit))
 
     async def admin_get_task(self, task_id: str) -> tuple[TaskRecord, TaskResult | None] | None:
         """One task of any owner with its outcome (operator CLI only)."""
-        row = await self._read_one(queries.admin_get_task(task_id))
-        if row is None:
-            return None
-        return record_from_row(row), _result_from_row(row)
+        found = await self.connector.read(lambda: tx.get_task(task_id))
+        return None if found is None else (found.record, found.result)
 
     async def admin_task_events(self, task_id: str) -> list[TaskEvent]:
         """The status history of one task, oldest first (operator CLI only)."""
-        rows = await self._read_all(queries.admin_task_events(task_id))
-        return [
-            TaskEvent(
-                task_id=row["task_id"],
-                from_status=None if row["from_status"] is None else TaskStatus(row["from_status"]),
-                to_status=TaskStatus(row["to_status"]),
-                at=as_utc(row["at"]),
-                message=row["message"],
-                attempt=row["attempt"],
-            )
-            for row in rows
-        ]
+        return await self.connector.read(lambda: tx.admin_task_events(task_id))
 
     async def admin_input_requests(self, task_id: str) -> list[dict[str, Any]]:
         """The input requests of one task as row dicts, in the order the tool asked."""
-        return await self._read_all(queries.admin_input_requests(task_id))
+        return await self.connector.read(lambda: tx.admin_input_requests(task_id))
 
 
-__all__ = ["AnswerOutcome", "CancelOutcome", "Failed", "Store", "input_request_from_row", "record_from_row"]
+__all__ = ["AnswerOutcome", "CancelOutcome", "Store"]

@@ -12,6 +12,8 @@ from mcptasks.core.errors import InvalidParams
 from mcptasks.core.model import TaskRecord, as_utc
 
 M = TypeVar("M", bound=BaseModel)
+#: Longest `taskId` accepted, in characters (ours are 22).
+TASK_ID_MAX_LENGTH = 256
 
 
 def parse_params(model: type[M], params: Mapping[str, Any] | None) -> M:
@@ -28,6 +30,20 @@ def parse_params(model: type[M], params: Mapping[str, Any] | None) -> M:
         first = exc.errors(include_url=False, include_input=False)[0]
         field = ".".join(str(part) for part in first["loc"]) or "params"
         raise InvalidParams(field, first["msg"]) from None
+
+
+def task_id_param(model: type[BaseModel], params: Mapping[str, Any] | None) -> str:
+    """The `taskId` of a request whose params are `model` (`{taskId}` and nothing required else).
+
+    The common well-formed request is read without building the model; anything else goes through
+    `parse_params`, so errors are the same.
+    Raises: InvalidParams naming the field.
+    """
+    if isinstance(params, dict):
+        task_id = params.get("taskId")
+        if type(task_id) is str and 1 <= len(task_id) <= TASK_ID_MAX_LENGTH:
+            return task_id
+    return str(getattr(parse_params(model, params), "task_id"))  # noqa: B009 - the models differ
 
 
 def datetime_to_wire(value: datetime) -> str:

@@ -336,3 +336,83 @@ def test_cursor_round_trip_without_the_store() -> None:
     # The cursor names neither the owner key nor the session.
     raw = base64.urlsafe_b64decode(encode_cursor(owner, record) + "==").decode()
     assert owner.key not in raw and "alice" not in raw
+
+
+# -- polling ----------------------------------------------------------------------------------------
+
+
+async def test_a_poll_faster_than_the_poll_interval_waits_for_the_next_change(
+    manager: TaskManager, owner_factory: OwnerFactory
+) -> None:
+    owner = owner_factory()
+    release = asyncio.Event()
+    record = await create(manager, owner, blocks(release))
+    interval_s = (record.poll_interval_ms or 0) / 1000
+    assert interval_s >= 0.2  # the fixture's retention
+
+    # The first poll is answered at once.
+    first, _ = await asyncio.wait_for(manager.poll(owner, record.task_id), interval_s / 2)
+    assert first.status is TaskStatus.WORKING
+
+    # The next one, sooner than the interval, is held until the task changes, then answered at once.
+    started = time.monotonic()
+    second = asyncio.ensure_future(manager.poll(owner, record.task_id))
+    await asyncio.sleep(interval_s / 4)
+    assert not second.done()
+    release.set()
+    finished, outcome = await asyncio.wait_for(second, interval_s)
+    assert finished.status is TaskStatus.COMPLETED and outcome is not None
+    assert time.monotonic() - started < interval_s
+
+
+async def test_a_held_poll_is_answered_when_the_interval_has_passed(
+    manager: TaskManager, owner_factory: OwnerFactory
+) -> None:
+    owner = owner_factory()
+    release = asyncio.Event()
+    record = await create(manager, owner, blocks(release))
+    interval_s = (record.poll_interval_ms or 0) / 1000
+    await manager.poll(owner, record.task_id)
+    started = time.monotonic()
+    again, _ = await asyncio.wait_for(manager.poll(owner, record.task_id), interval_s * 3)
+    waited = time.monotonic() - started
+    assert again.status is TaskStatus.WORKING
+    assert interval_s * 0.8 <= waited < interval_s * 2
+    # A poll that respects the interval is never held.
+    await asyncio.sleep(interval_s)
+    started = time.monotonic()
+    await manager.poll(owner, record.task_id)
+    assert time.monotonic() - started < interval_s / 2
+    release.set()
+
+
+async def test_polls_of_other_tasks_and_finished_tasks_are_not_held(
+    manager: TaskManager, owner_factory: OwnerFactory, eventually: Eventually
+) -> None:
+    owner = owner_factory()
+    release = asyncio.Event()
+    a = await create(manager, owner, blocks(release))
+    b = await create(manager, owner, blocks(release))
+    done = await create(manager, owner, completes())
+    await eventually(lambda: _is_terminal(manager, owner, done.task_id))
+    interval_s = (a.poll_interval_ms or 0) / 1000
+    started = time.monotonic()
+    for task_id in (a.task_id, b.task_id, done.task_id, done.task_id, done.task_id):
+        await manager.poll(owner, task_id)
+    assert time.monotonic() - started < interval_s / 2
+    release.set()
+
+
+async def _is_terminal(manager: TaskManager, owner: Owner, task_id: str) -> bool:
+    record, _ = await manager.get_with_result(owner, task_id)
+    return record.is_terminal
+
+
+async def test_waiting_leaves_no_state_behind(manager: TaskManager, owner_factory: OwnerFactory) -> None:
+    owner = owner_factory()
+    for _ in range(50):
+        record = await create(manager, owner, completes())
+        await asyncio.wait_for(manager.wait_terminal(owner, record.task_id), 5)
+        await manager.poll(owner, record.task_id)
+    # No waiter stays registered on the bus for a task nobody waits on.
+    assert manager.bus.watched == 0
