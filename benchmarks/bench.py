@@ -11,7 +11,8 @@ Every measurement of mcptasks gets a fresh store (a new SQLite file, or with `--
 PostgreSQL database dropped afterwards). The floor runs for the whole benchmark and is measured
 with the same workload, configuration and wire in the same repetition, right before (or, on odd
 repetitions, right after) mcptasks. The end is one markdown table; `--out` adds every raw result
-as JSON lines. The exit status is 1 when any measurement had errors. See benchmarks/README.md.
+as JSON lines. The exit status is 1 when any measurement had errors, 2 when the benchmark could not
+go on (a server that would not start). See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -330,15 +331,20 @@ def _run_info() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; return the exit status (0, or 1 when any measurement had errors)."""
+    """Run the benchmark; return the exit status: 0, 1 when a measurement had errors, 2 when it stopped."""
     args = _parse_args(argv)
     info = _run_info()
     workdir = Path(tempfile.mkdtemp(prefix="mcptasks-bench-"))
     bench = Bench(args, workdir)
+    failed = False
     try:
         asyncio.run(bench.run())
     except KeyboardInterrupt:
         print("interrupted: reporting what was measured", file=sys.stderr)
+    except Exception as exc:
+        # A target that would not start, or PostgreSQL out of reach: say why, keep what was measured.
+        print(f"benchmark stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        failed = True
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -351,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     errors = sum(r.error_count for r in bench.results)
     if errors:
         print(f"\n{errors} error(s): see the messages above and the errors column.", file=sys.stderr)
-    return 1 if errors else 0
+    return 2 if failed else 1 if errors else 0
 
 
 if __name__ == "__main__":
