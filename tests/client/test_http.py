@@ -238,3 +238,56 @@ async def test_a_question_asked_before_anyone_watched(demo_url: str, wire: Wire,
             result = await handle.result()
     assert result.structured_content is not None
     assert result.structured_content["decision"] == "cancelled"
+
+
+class HandlerBroke(Exception):
+    """Raised by the first call of a test's question handler."""
+
+
+async def test_a_raising_handler_on_2026_propagates_and_the_question_stays(
+    demo_url: str, old_files: Path
+) -> None:
+    calls: list[str | None] = []
+
+    async def flaky(task_id: str | None, params: ElicitRequestParams) -> ElicitResult:
+        calls.append(task_id)
+        if len(calls) == 1:
+            raise HandlerBroke
+        return ElicitResult(action="accept", content={"confirm": False})
+
+    async with TaskClient(demo_url, wire="2026-07-28", on_elicitation=flaky) as client:
+        handle = await client.call_tool_as_task(
+            "clean_up", {"directory": str(old_files), "older_than_days": 0}
+        )
+        with anyio.fail_after(LIMIT_S):
+            with pytest.raises(HandlerBroke):
+                await handle.result()
+            assert (await handle.status()).status is TaskStatus.INPUT_REQUIRED
+            result = await handle.result()
+    assert result.structured_content is not None and result.structured_content["decision"] == "kept"
+    assert calls == [handle.task_id, handle.task_id]
+
+
+async def test_a_raising_handler_on_2025_answers_an_error_and_is_asked_again(
+    demo_url: str, old_files: Path
+) -> None:
+    calls: list[str | None] = []
+
+    async def flaky(task_id: str | None, params: ElicitRequestParams) -> ElicitResult:
+        calls.append(task_id)
+        if len(calls) == 1:
+            raise HandlerBroke("a secret the server must not see")
+        return ElicitResult(action="accept", content={"confirm": False})
+
+    async with TaskClient(demo_url, wire="2025-11-25", on_elicitation=flaky) as client:
+        handle = await client.call_tool_as_task(
+            "clean_up", {"directory": str(old_files), "older_than_days": 0}
+        )
+        with anyio.move_on_after(2):
+            await handle.wait()  # the first question fails; the server keeps it outstanding
+        assert calls == [handle.task_id]
+        assert (await handle.status()).status is TaskStatus.INPUT_REQUIRED
+        with anyio.fail_after(LIMIT_S):
+            result = await handle.result()  # a new tasks/result: the server asks again
+    assert result.structured_content is not None and result.structured_content["decision"] == "kept"
+    assert calls == [handle.task_id, handle.task_id]

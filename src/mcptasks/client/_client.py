@@ -73,9 +73,9 @@ class TaskClient:
             (default: no limit; `tasks/result` blocks until the task ends).
 
     A handler's exception on 2026-07-28 propagates out of `wait()`/`result()`/the update
-    iteration that called it (the question stays unanswered); on 2025-11-25 the handler runs
-    inside the SDK's request handling, which answers the server with an error (the server keeps
-    the question outstanding) and logs the exception.
+    iteration that called it (the question stays unanswered). On 2025-11-25 the handler runs when
+    the server's request arrives: its exception is logged (logger `mcptasks.client`) and the
+    server is answered `-32603` without the exception's text (the question stays outstanding).
 
     Raises on entering: NoTaskWire (the server offers no task wire, or not the one asked for);
     TransportError / RequestError (the connection or the handshake failed).

@@ -176,7 +176,12 @@ class LegacyEvents:
     async def _ask(self, context: ClientRequestContext, request: QuestionRequest) -> Answer | ErrorData:
         task_id = related_task_id(request.params.meta)
         question = Question(task_id=task_id, key=str(context.request_id), request=request)
-        answer = await self._handlers.answer(task_id, request)
+        try:
+            answer = await self._handlers.answer(task_id, request)
+        except Exception:
+            # Left to the SDK, the exception's text would be sent to the server (as code 0).
+            logger.exception("the %s handler raised; the server is told only that it failed", question.method)
+            return ErrorData(code=INTERNAL_ERROR, message="The client could not answer the question")
         if answer is not None:
             if task_id is not None:
                 self.publish(task_id, QuestionUpdate(question, answer))
