@@ -519,7 +519,7 @@ async def test_inline_call_reports_progress_on_its_own_stream(legacy_session: Le
 
 
 async def test_requests_that_never_stream_are_answered_with_a_json_body(
-    legacy_session: LegacyFactory,
+    legacy_session: LegacyFactory, tmp_path: Path
 ) -> None:
     """`responses.ResponseModeMiddleware`: JSON for task requests, SSE where the server may stream."""
     client = await legacy_session()
@@ -534,8 +534,17 @@ async def test_requests_that_never_stream_are_answered_with_a_json_body(
     ):
         reply = await client.request(method, params)
         assert reply.raw.lstrip().startswith("{"), (method, reply.raw)
-    # tasks/result may carry the task's questions first: an SSE stream, as an inline call is.
+    # tasks/result of a finished task sends nothing before its answer: JSON too.
     result = await client.request("tasks/result", {"taskId": task_id})
-    assert "data:" in result.raw and result.result["content"][0]["text"] == "echo: j"
+    assert result.raw.lstrip().startswith("{") and result.result["content"][0]["text"] == "echo: j"
+    # tasks/result of a running task may carry its questions first: an SSE stream, as an inline
+    # call (its progress) is.
+    gate = tmp_path / "gate"
+    running = await create(client, "gate", {"path": str(gate)})
+    waiting = asyncio.ensure_future(client.request("tasks/result", {"taskId": running["taskId"]}))
+    await asyncio.sleep(0.3)
+    gate.write_text("ok")
+    streamed = await asyncio.wait_for(waiting, 10)
+    assert "data:" in streamed.raw and streamed.result["content"][0]["text"] == "released: ok"
     inline = await client.request("tools/call", {"name": "echo", "arguments": {"text": "k"}})
     assert "data:" in inline.raw and inline.result["content"][0]["text"] == "echo: k"

@@ -75,6 +75,8 @@ from mcptasks.core.status import TaskStatus
 
 logger = logging.getLogger("mcptasks.client")
 
+#: How long a follower waits for the `tasks/result` it kept open once the task is over, in s.
+RESULT_DRAIN_S = 5.0
 #: Starts `fn()` in the client's task group; cancelling the returned scope stops it.
 Spawn = Callable[[Callable[[], Awaitable[None]]], anyio.CancelScope]
 
@@ -153,7 +155,16 @@ class LegacyDriver:
 
     async def updates(self, task_id: str, poll_ms: int | None) -> AsyncGenerator[TaskUpdate, None]:
         with self._events.subscribe(task_id) as events:
-            waiting = self._spawn(lambda: self._hold_result_open(task_id))
+            returned = anyio.Event()
+
+            async def hold() -> None:
+                try:
+                    await self._hold_result_open(task_id)
+                finally:
+                    returned.set()
+
+            waiting = self._spawn(hold)
+            ended = False
             try:
                 last: TaskSnapshot | None = None
                 current = await self.get(task_id)
@@ -165,6 +176,7 @@ class LegacyDriver:
                         yield StatusUpdate(current)
                         last = current
                     if current.is_terminal:
+                        ended = True
                         return
                     for question in early:
                         offered.add(question.question.key)
@@ -191,6 +203,12 @@ class LegacyDriver:
                             yield event
                     current = fresh
             finally:
+                if ended:
+                    # The task is over, so its `tasks/result` answers at once: let the answer land
+                    # rather than leave a request in flight that the connection would be closed
+                    # under (the SDK's transport cannot take an answer after that).
+                    with anyio.move_on_after(RESULT_DRAIN_S):
+                        await returned.wait()
                 waiting.cancel()
 
     async def _hold_result_open(self, task_id: str) -> None:

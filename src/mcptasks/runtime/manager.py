@@ -59,6 +59,8 @@ class TaskManager:
         self.bus = bus
         self.retention = retention
         self._polls: dict[str, _Poll] = {}
+        # Only active tasks are remembered: a task that ends is forgotten at once.
+        bus.on_status(self._ended)
 
     async def create(
         self,
@@ -98,6 +100,8 @@ class TaskManager:
             attempt=1,
         )
         await self.store.create_task(record, node=self.executor.node)
+        # The CreateTaskResult is the task's first answer: a poll sooner than its interval waits.
+        self._answered(record, asyncio.get_running_loop().time())
         self.executor.run(record, invoke)
         return record
 
@@ -140,38 +144,46 @@ class TaskManager:
     async def poll(self, owner: Owner, task_id: str) -> tuple[TaskRecord, TaskResult | None]:
         """`tasks/get`: the task and its outcome, holding back polls faster than `pollInterval`.
 
-        The first poll of a task is answered at once. A poll of an active task that comes less than
-        its `pollInterval` after the previous answer, with nothing changed since, is answered at
-        the next change of the task, or when the interval has passed, whichever is first: the
+        A poll of an active task that comes less than its `pollInterval` after the previous answer
+        (the CreateTaskResult counts as one), with nothing changed since, is answered at the next
+        change of the task, or when the interval has passed, whichever is first: the
         client gets every change as soon as it happens, and a client polling in a tight loop does
         not take the CPU from the tools (SEP-2663: servers MAY rate-limit clients that poll
         faster than `pollIntervalMs`; 2025-11-25: requestors SHOULD respect `pollInterval`).
         Raises: TaskNotFound.
         """
         loop = asyncio.get_running_loop()
-        record, result = await self.get_with_result(owner, task_id)
-        if record.is_terminal:
-            self._polls.pop(task_id, None)
-            return record, result
-        previous = self._polls.get(task_id)
-        interval_s = (record.poll_interval_ms or 0) / 1000
-        if previous is not None and previous.seen == record.last_updated_at:
-            remaining_s = previous.at + interval_s - loop.time()
-            if remaining_s > 0:
-                with self.bus.watching(task_id) as changed:
-                    # Read again inside the watch: a change between the two reads is not missed.
+        # Watch before reading, so a change committed during the read still ends a hold.
+        with self.bus.watching(task_id) as changed:
+            record, result = await self.get_with_result(owner, task_id)
+            previous = self._polls.get(task_id)
+            if not record.is_terminal and previous is not None and previous.seen == record.last_updated_at:
+                interval_s = (record.poll_interval_ms or 0) / 1000
+                remaining_s = previous.at + interval_s - loop.time()
+                if remaining_s > 0:
+                    await changed.wait(remaining_s)  # a change, or the interval is over
                     record, result = await self.get_with_result(owner, task_id)
-                    if record.last_updated_at == previous.seen and not record.is_terminal:
-                        await changed.wait(remaining_s)
-                        record, result = await self.get_with_result(owner, task_id)
-        if record.is_terminal:
-            self._polls.pop(task_id, None)
-        else:
-            self._polls.pop(task_id, None)  # re-inserted last: the oldest polls are evicted first
-            self._polls[task_id] = _Poll(loop.time(), record.last_updated_at)
-            if len(self._polls) > MAX_TRACKED_POLLS:
-                del self._polls[next(iter(self._polls))]
+        self._answered(record, loop.time())
         return record, result
+
+    def _answered(self, record: TaskRecord, at: float) -> None:
+        """Remember that `record` was just answered to its client (event-loop time `at`, in s)."""
+        polls = self._polls
+        polls.pop(record.task_id, None)  # re-inserted last: the oldest are evicted first
+        if record.is_terminal:
+            return
+        polls[record.task_id] = _Poll(at, record.last_updated_at)
+        if len(polls) > MAX_TRACKED_POLLS:
+            del polls[next(iter(polls))]
+
+    def _ended(self, record: TaskRecord) -> None:
+        if record.is_terminal:
+            self._polls.pop(record.task_id, None)
+
+    @property
+    def tracked_polls(self) -> int:
+        """How many active tasks have their last answer remembered (for holding fast polls)."""
+        return len(self._polls)
 
     async def cancel(self, owner: Owner, task_id: str, *, reject_terminal: bool) -> TaskRecord:
         """Cancel the task: durably `cancelled` before this returns, then the tool is stopped.

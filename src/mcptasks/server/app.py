@@ -137,21 +137,29 @@ class Runtime:
         """Run `record`'s tool again with its stored arguments (a "rerun" after a stop)."""
         return task_invoker(self.tools[record.tool_name], dict(record.arguments))
 
-    def creates_task(self, request: dict[str, Any], modern: bool) -> bool:
-        """Whether the `tools/call` `request` will be answered with a task and nothing before it.
+    def answers_at_once(self, request: dict[str, Any], modern: bool) -> bool:
+        """Whether a `tools/call` or `tasks/result` `request` is answered with nothing before it.
 
-        2025-11-25: a task was asked for (`params.task`) of a tool of ours without `Resolve(...)`
-        parameters (those ask on the request's own stream first). 2026-07-28: the client declared
-        the tasks extension on the request and the tool may run as a task.
+        A `tasks/result` of a task this process knows is finished (its questions are all asked).
+        A `tools/call` that creates a task: on 2025-11-25 a task was asked for (`params.task`) of a
+        tool of ours without `Resolve(...)` parameters (those ask on the request's own stream
+        first); on 2026-07-28 the client declared the tasks extension and the tool may run as a task.
         """
         params = request.get("params")
         if not isinstance(params, dict):
             return False
-        entry = self.tools.get(params.get("name"))  # type: ignore[arg-type]
-        if entry is None or entry.task_support == "forbidden":
+        if request.get("method") == "tasks/result":
+            task_id = params.get("taskId")
+            if self._manager is None or not isinstance(task_id, str):
+                return False
+            known = self._manager.store.view.peek(task_id)
+            return known is not None and known.record.is_terminal
+        name = params.get("name")
+        tool = self.tools.get(name) if isinstance(name, str) else None
+        if tool is None or tool.task_support == "forbidden":
             return False
         if not modern:
-            return params.get("task") is not None and not entry.tool.resolved_params
+            return params.get("task") is not None and not tool.tool.resolved_params
         meta = params.get("_meta")
         capabilities = meta.get(CLIENT_CAPABILITIES_META_KEY) if isinstance(meta, dict) else None
         extensions = capabilities.get("extensions") if isinstance(capabilities, dict) else None
@@ -403,7 +411,7 @@ class TaskServer:
         if self.settings.auth is not None:
             refine_auth_routes(app, path, protected_resource_metadata(self.settings.auth))
         app.add_middleware(GetStreamTracker, streams=self._runtime.get_streams, path=path)
-        app.add_middleware(ResponseModeMiddleware, path=path, creates_task=self._runtime.creates_task)
+        app.add_middleware(ResponseModeMiddleware, path=path, answers_at_once=self._runtime.answers_at_once)
         answer_with_json_per_request(self.mcp)
         return app
 

@@ -26,8 +26,9 @@ PEEK_LIMIT_BYTES = 65_536
 #: Methods whose answer is never preceded by anything on the request's stream.
 NEVER_STREAMING = frozenset({"tasks/get", "tasks/list", "tasks/cancel", "tasks/update"})
 
-#: Decides whether a parsed JSON-RPC request creates a task (and so streams nothing).
-CreatesTask = Callable[[dict[str, Any], bool], bool]
+#: Decides whether a parsed `tools/call` or `tasks/result` request will be answered with nothing
+#: sent before the answer (a task is created; the task is finished already).
+AnswersAtOnce = Callable[[dict[str, Any], bool], bool]
 
 _HANDSHAKE_VERSIONS = frozenset(version.encode() for version in HANDSHAKE_PROTOCOL_VERSIONS)
 _VERSION_HEADER = b"mcp-protocol-version"
@@ -35,16 +36,17 @@ _METHOD_HEADER = b"mcp-method"
 
 
 class ResponseModeMiddleware:
-    """Choose a JSON body for the requests of `NEVER_STREAMING` and task-creating `tools/call`s.
+    """Choose a JSON body for the requests of `NEVER_STREAMING` and those `answers_at_once` names.
 
-    `creates_task(message, modern)` tells whether a `tools/call` will create a task (`modern`:
-    the request is on the 2026-07-28 wire).
+    `answers_at_once(request, modern)` tells whether a `tools/call` will create a task, or a
+    `tasks/result` asks for a task that is finished already (`modern`: the request is on the
+    2026-07-28 wire).
     """
 
-    def __init__(self, app: ASGIApp, *, path: str, creates_task: CreatesTask) -> None:
+    def __init__(self, app: ASGIApp, *, path: str, answers_at_once: AnswersAtOnce) -> None:
         self._app = app
         self._path = path
-        self._creates_task = creates_task
+        self._answers_at_once = answers_at_once
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST" or scope.get("path") != self._path:
@@ -99,7 +101,7 @@ class ResponseModeMiddleware:
         method = request.get("method")
         if method in NEVER_STREAMING:
             return True
-        return method == "tools/call" and self._creates_task(request, modern)
+        return method in ("tools/call", "tasks/result") and self._answers_at_once(request, modern)
 
 
 __all__ = ["NEVER_STREAMING", "PEEK_LIMIT_BYTES", "ResponseModeMiddleware"]

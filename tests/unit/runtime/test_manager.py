@@ -350,11 +350,8 @@ async def test_a_poll_faster_than_the_poll_interval_waits_for_the_next_change(
     interval_s = (record.poll_interval_ms or 0) / 1000
     assert interval_s >= 0.2  # the fixture's retention
 
-    # The first poll is answered at once.
-    first, _ = await asyncio.wait_for(manager.poll(owner, record.task_id), interval_s / 2)
-    assert first.status is TaskStatus.WORKING
-
-    # The next one, sooner than the interval, is held until the task changes, then answered at once.
+    # The CreateTaskResult was the first answer: a poll sooner than the interval is held until the
+    # task changes, then answered at once.
     started = time.monotonic()
     second = asyncio.ensure_future(manager.poll(owner, record.task_id))
     await asyncio.sleep(interval_s / 4)
@@ -372,7 +369,6 @@ async def test_a_held_poll_is_answered_when_the_interval_has_passed(
     release = asyncio.Event()
     record = await create(manager, owner, blocks(release))
     interval_s = (record.poll_interval_ms or 0) / 1000
-    await manager.poll(owner, record.task_id)
     started = time.monotonic()
     again, _ = await asyncio.wait_for(manager.poll(owner, record.task_id), interval_s * 3)
     waited = time.monotonic() - started
@@ -386,7 +382,7 @@ async def test_a_held_poll_is_answered_when_the_interval_has_passed(
     release.set()
 
 
-async def test_polls_of_other_tasks_and_finished_tasks_are_not_held(
+async def test_polls_at_the_interval_and_of_finished_tasks_are_not_held(
     manager: TaskManager, owner_factory: OwnerFactory, eventually: Eventually
 ) -> None:
     owner = owner_factory()
@@ -396,11 +392,16 @@ async def test_polls_of_other_tasks_and_finished_tasks_are_not_held(
     done = await create(manager, owner, completes())
     await eventually(lambda: _is_terminal(manager, owner, done.task_id))
     interval_s = (a.poll_interval_ms or 0) / 1000
+    await asyncio.sleep(interval_s)  # a and b were last answered (created) an interval ago
     started = time.monotonic()
     for task_id in (a.task_id, b.task_id, done.task_id, done.task_id, done.task_id):
         await manager.poll(owner, task_id)
     assert time.monotonic() - started < interval_s / 2
+    assert manager.tracked_polls == 2  # the finished task is not remembered
     release.set()
+    await eventually(lambda: _is_terminal(manager, owner, b.task_id))
+    await eventually(lambda: _is_terminal(manager, owner, a.task_id))
+    assert manager.tracked_polls == 0
 
 
 async def _is_terminal(manager: TaskManager, owner: Owner, task_id: str) -> bool:
