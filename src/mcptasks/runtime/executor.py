@@ -6,7 +6,18 @@ Shaped like procrastinate's worker: one `start()`/`stop()`, named side tasks (`h
 - A worker holds a lease `(node, attempt, expiry)` on its task, renewed every heartbeat. Every write
   it makes is fenced on that lease and on the task being active (`Store.finish_task`), so a cancel
   racing a completion, or a zombie worker after a restart, cannot overwrite the outcome.
+- Leases are measured on the database's clock (`Store.database_time`; each heartbeat measures how
+  far this host's clock is from it), so replicas with skewed clocks agree on when a lease ran out.
 - A lease that is not renewed means the task was cancelled or taken over: the worker's token fires.
+- Self-fencing: a node that cannot renew its leases (the database is out of reach) stops its tools
+  before the leases can run out (the token `Leases.cancel_grace_s` before, a hard cancel at the
+  end), so another replica that takes a task over never runs it at the same time as this one.
+- An outcome that cannot be stored is written again with a growing delay while the lease lasts
+  (tenacity). If it still cannot be, the task is failed with `OUTCOME_LOST_MESSAGE` as soon as the
+  database answers again (unless another replica recovered it first), never dropped silently.
+- Other processes' changes (another replica's cancel or answer, a completion) reach this one as
+  store events (`Store.on_external_change`): the task is read again, its waiters woken, and its tool
+  stopped if this node no longer holds it.
 - A tool that asks a question (`TaskContext.elicit`) parks its task in `input_required` and waits
   for the stored answer, woken in-process or by polling the store.
 - Leases that ran out or were released (a stop, a crash) are recovered by the tool's
@@ -33,6 +44,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_before_delay, wait_exponential
 
 from mcptasks.core.errors import InputUnavailable, StoreError, TaskCancelled
 from mcptasks.core.model import (
@@ -69,6 +82,15 @@ UNKNOWN_TOOL_MESSAGE = "Task interrupted: its tool is not served any more"
 INPUT_POLL_S = 1.0
 #: How often the executor looks whether another process changed the database (SQLite), in s.
 EXTERNAL_CHANGE_POLL_S = 0.1
+#: statusMessage of a task whose outcome could not be stored while its worker held the lease.
+OUTCOME_LOST_MESSAGE = (
+    "Task failed: the tool finished, but its outcome could not be stored while the task store was unavailable"
+)
+#: How much sooner than the database this node considers its leases ended, in s (round trips,
+#: clock measurement); at most a tenth of the lease.
+LEASE_SAFETY_S = 1.0
+#: How soon a heartbeat that failed is tried again, in s.
+HEARTBEAT_RETRY_S = 1.0
 
 
 class ToolResolver(Protocol):
@@ -115,7 +137,7 @@ class _TaskSink:
     async def status_message(self, message: str | None) -> None:
         record = self._running.record
         updated = await self._executor.store.set_status_message(
-            record.task_id, record.attempt, self._executor.node, message, utcnow()
+            record.task_id, record.attempt, self._executor.node, message, self._executor.db_now()
         )
         if updated is not None:
             self._running.record = updated
@@ -126,7 +148,7 @@ class _TaskSink:
         record = running.record
         _require_capability(record, method)
         stored = await executor.store.request_input(
-            record.task_id, record.attempt, executor.node, key, method, params, utcnow()
+            record.task_id, record.attempt, executor.node, key, method, params, executor.db_now()
         )
         if stored is None:
             raise TaskCancelled()  # cancelled, finished or taken over meanwhile
@@ -193,19 +215,31 @@ class Executor:
         self._side_tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._rechecking: asyncio.Task[None] | None = None
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        #: This host's clock minus the database's (`db_now`), measured at each heartbeat.
+        self._clock_offset = timedelta(0)
+        #: Event-loop time until which this node surely holds its leases (self-fencing), in s.
+        self._leases_valid_until: float | None = None
+        self._fence_timer: asyncio.TimerHandle | None = None
+        #: Tasks whose outcome could not be stored: task id -> attempt (see OUTCOME_LOST_MESSAGE).
+        self._lost: dict[str, int] = {}
         store.on_external_change(self._on_external_change)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Recover what a previous process left behind, then start the side tasks."""
+        """Measure the database's clock, recover what a previous process left behind, then start
+        the side tasks."""
+        started = asyncio.get_running_loop().time()
+        await self._measure_clock()
+        self._leases_renewed(started)
         await self._recover_once()
         side_tasks: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
             ("heartbeat", self._heartbeat_loop),
             ("recover_leases", self._recover_loop),
             ("sweep_ttl", self._sweep_loop),
         ]
-        if self.store.check_external_changes() is not None:
+        if self.store.connector.polls_for_changes:
             side_tasks.append(("watch_changes", self._watch_changes_loop))
         for name, loop in side_tasks:
             self._side_tasks.append(asyncio.create_task(loop(), name=f"mcptasks.{name}"))
@@ -216,6 +250,10 @@ class Executor:
         Idempotent: a second call waits for nothing new.
         """
         self._stopping = True
+        if self._fence_timer is not None:
+            self._fence_timer.cancel()
+        for refresh in list(self._refreshing.values()):
+            refresh.cancel()
         for side in self._side_tasks:
             side.cancel()
         for side in self._side_tasks:
@@ -251,6 +289,10 @@ class Executor:
     def lease_until(self) -> timedelta:
         """The lease length as a timedelta."""
         return timedelta(seconds=self.leases.duration_s)
+
+    def db_now(self) -> datetime:
+        """The database's time now, as this node estimates it (aware UTC): leases are set on it."""
+        return utcnow() + self._clock_offset
 
     def run(self, record: TaskRecord, invoke: Invoke) -> None:
         """Start `invoke` for `record`, a task already committed with this node's lease.
@@ -295,7 +337,7 @@ class Executor:
                 outcome = None if running.context.is_cancelled else _crash()
             except asyncio.CancelledError:
                 if running.hard_reason != "stopping":
-                    return
+                    return  # cancelled by its client, or fenced: nothing of ours to store
                 outcome = None
             except Exception:
                 logger.exception(
@@ -305,50 +347,138 @@ class Executor:
                 )
                 outcome = _crash()
             if outcome is None:
-                if not (
+                if running.hard_reason == "fenced" or not (
                     running.hard_reason == "stopping" or (self._stopping and running.context.is_cancelled)
                 ):
-                    return  # cancelled by the client: the store already says so
+                    return  # cancelled by the client (the store says so), or fenced (another node's now)
                 if running.keep_on_stop or self._policy(record.tool_name) == "rerun":
                     # Kept for the next start: parked questions stay answerable; a rerun tool runs again.
-                    await self.store.release_lease(record.task_id, record.attempt, self.node)
+                    await self.store.release_lease(record.task_id, record.attempt, self.node, self.db_now())
                     return
                 outcome = Failed(ErrorInfo(-32603, INTERRUPTED_MESSAGE), INTERRUPTED_MESSAGE)
-            # Submitted in this same step, so a `tasks/get` arriving now waits for this commit
-            # (the store shields it: our own cancellation cannot interrupt it half-way).
-            finished = await self.store.finish_task(
-                record.task_id, record.attempt, self.node, outcome, utcnow()
-            )
+            finished = await self._store_outcome(record, outcome)
             if finished is not None:
                 self.bus.publish(finished)
         except StoreError:
-            logger.exception(
-                "could not store the outcome", extra={"action": "finish", "task_id": record.task_id}
+            logger.warning(
+                "could not release the lease at a stop; it runs out instead",
+                extra={"action": "release", "task_id": record.task_id},
             )
         finally:
             for timer in running.timers:
                 timer.cancel()
             self._running.pop(record.task_id, None)
 
+    async def _store_outcome(self, record: TaskRecord, outcome: Outcome) -> TaskRecord | None:
+        """Store `outcome`, again and again with a growing delay while the lease surely lasts.
+
+        Returns the terminal record, or None when the worker lost the task (cancelled, taken
+        over). When the store stays unavailable past the lease, the task is remembered as lost
+        and failed with OUTCOME_LOST_MESSAGE once the store answers again.
+        """
+        loop = asyncio.get_running_loop()
+        left_s = (self._leases_valid_until or loop.time()) - loop.time()
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(StoreError),
+            wait=wait_exponential(multiplier=0.05, max=2.0),
+            stop=stop_before_delay(max(left_s, 0.0)),
+            reraise=True,
+            before_sleep=lambda state: logger.warning(
+                "could not store the outcome; trying again",
+                extra={"action": "finish", "task_id": record.task_id},
+            ),
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    # Submitted in this same step, so a `tasks/get` arriving now waits for this
+                    # commit (the store shields it: our own cancellation cannot interrupt it).
+                    return await self.store.finish_task(
+                        record.task_id, record.attempt, self.node, outcome, self.db_now()
+                    )
+        except StoreError:
+            self._lost[record.task_id] = record.attempt
+            logger.error(
+                "could not store the outcome while the lease lasted: the task will be failed as lost "
+                "when the task store answers again",
+                extra={"action": "finish", "task_id": record.task_id},
+            )
+        return None
+
     # -- side tasks ------------------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.leases.heartbeat_s)
             try:
                 await self.heartbeat()
+            except StoreError as exc:
+                logger.warning("could not renew the leases held here: %s", exc, extra={"action": "heartbeat"})
+                await asyncio.sleep(min(HEARTBEAT_RETRY_S, self.leases.heartbeat_s))
+                continue
             except Exception:
                 logger.exception("heartbeat failed", extra={"action": "heartbeat"})
+            await asyncio.sleep(self.leases.heartbeat_s)
 
     async def heartbeat(self) -> None:
-        """Renew this node's leases; fire the token of every task whose lease was not renewed."""
-        held = [(r.record.task_id, r.record.attempt) for r in self._running.values()]
-        if not held:
-            return
-        renewed = await self.store.renew_leases(self.node, utcnow() + self.lease_until())
-        for task_id, attempt in held:
-            if renewed.get(task_id) != attempt and task_id in self._running:
+        """Renew this node's leases (on the database's clock), fire the token of every task whose
+        lease was not renewed, and fail the tasks whose outcome was lost.
+
+        Raises: StoreError when the leases could not be renewed (the fence timer keeps running).
+        """
+        started = asyncio.get_running_loop().time()
+        await self._measure_clock()
+        renewed = await self.store.renew_leases(self.node, self.db_now() + self.lease_until())
+        self._leases_renewed(started)
+        for task_id, running in list(self._running.items()):
+            if renewed.get(task_id) != running.record.attempt:
                 self.cancel_local(task_id)
+        for task_id, attempt in list(self._lost.items()):
+            await self._fail_lost(task_id, attempt)
+
+    async def _measure_clock(self) -> None:
+        """How far the database's clock is from this host's (none to measure on SQLite)."""
+        if self.store.connector.polls_for_changes:
+            return  # SQLite: every process on the file shares this host's clock
+        before = utcnow()
+        database = await self.store.database_time()
+        after = utcnow()
+        self._clock_offset = database - (before + (after - before) / 2)
+
+    def _leases_renewed(self, started: float) -> None:
+        """The leases were renewed by a heartbeat that started at event-loop time `started`."""
+        safety_s = min(LEASE_SAFETY_S, self.leases.duration_s / 10)
+        self._leases_valid_until = started + self.leases.duration_s - safety_s
+        if self._fence_timer is not None:
+            self._fence_timer.cancel()
+        fence_at = self._leases_valid_until - self.leases.cancel_grace_s
+        self._fence_timer = asyncio.get_running_loop().call_at(fence_at, self._fence)
+
+    def _fence(self) -> None:
+        """The leases were not renewed in time: stop every tool before another node may take over."""
+        if not self._running:
+            return
+        logger.error(
+            "cannot renew the leases held here: stopping %d tools before the leases run out",
+            len(self._running),
+            extra={"action": "fence"},
+        )
+        loop = asyncio.get_running_loop()
+        hard_at = self._leases_valid_until or loop.time()
+        for running in self._running.values():
+            running.hard_reason = "fenced"
+            running.context._cancel()
+            running.timers.append(loop.call_at(hard_at, self._hard_cancel, running))
+
+    async def _fail_lost(self, task_id: str, attempt: int) -> None:
+        """Fail a task whose outcome could not be stored, if this node still holds it."""
+        lost = Failed(ErrorInfo(-32603, OUTCOME_LOST_MESSAGE), OUTCOME_LOST_MESSAGE)
+        finished = await self.store.finish_task(task_id, attempt, self.node, lost, self.db_now())
+        self._lost.pop(task_id, None)
+        if finished is not None:
+            logger.info(
+                "failed a task whose outcome was lost", extra={"action": "finish", "task_id": task_id}
+            )
+            self.bus.publish(finished)
 
     async def _watch_changes_loop(self) -> None:
         # Another process on the same SQLite file (a second stdio server of the user) may cancel or
@@ -357,13 +487,40 @@ class Executor:
             await asyncio.sleep(EXTERNAL_CHANGE_POLL_S)
             self.store.check_external_changes()
 
-    def _on_external_change(self) -> None:
-        """Another process changed the database: waiters re-read, running tools check their lease."""
-        self.bus.wake_all()
-        if self._running and (self._rechecking is None or self._rechecking.done()):
-            self._rechecking = asyncio.get_running_loop().create_task(
-                self._recheck_running(), name="mcptasks.recheck_leases"
-            )
+    def _on_external_change(self, task_id: str | None) -> None:
+        """Another process changed `task_id` (None: maybe any task): waiters re-read it, and a tool
+        running here stops if this node no longer holds its task."""
+        loop = asyncio.get_running_loop()
+        if task_id is None:
+            self.bus.wake_all()
+            if self._running and (self._rechecking is None or self._rechecking.done()):
+                self._rechecking = loop.create_task(self._recheck_running(), name="mcptasks.recheck_leases")
+            return
+        if task_id not in self._refreshing:
+            self._refreshing[task_id] = loop.create_task(self._refresh(task_id), name="mcptasks.refresh")
+
+    async def _refresh(self, task_id: str) -> None:
+        """Read a task another replica changed; tell this process's listeners; stop its tool here
+        if it is no longer ours."""
+        try:
+            found = await self.store.read_task(task_id)
+        except StoreError:
+            self.bus.wake(task_id)  # the waiters read it themselves
+            return
+        finally:
+            self._refreshing.pop(task_id, None)
+        running = self._running.get(task_id)
+        if found is None:
+            self.bus.wake(task_id)
+            if running is not None:
+                self.cancel_local(task_id)  # deleted
+            return
+        record = found[0]
+        if running is not None and (
+            record.is_terminal or record.lease_node != self.node or record.attempt != running.record.attempt
+        ):
+            self.cancel_local(task_id)  # cancelled, or taken over by another replica
+        self.bus.publish(record)
 
     async def _recheck_running(self) -> None:
         try:
@@ -385,7 +542,7 @@ class Executor:
 
     async def _recover_once(self) -> None:
         """Recover active tasks whose lease ran out or was released (their worker is gone)."""
-        now = utcnow()
+        now = self.db_now()
         for record in await self.store.expired_leases(now, 100):
             if record.task_id not in self._running:
                 await self.recover(record, now)
@@ -400,14 +557,14 @@ class Executor:
         "rerun": claim it as the next attempt and run the tool again here. "fail" (or a tool no
         longer served): fail it with a statusMessage saying why. A no-op if a worker holds it.
         """
-        now = now or utcnow()
+        now = now or self.db_now()
         if record.task_id in self._running or (
             record.lease_node is not None
             and record.lease_expires_at is not None
             and record.lease_expires_at >= now
         ):
             return
-        policy = self._policy(record.tool_name)
+        policy = None if record.task_id in self._lost else self._policy(record.tool_name)
         if policy == "rerun" and self._stopping:
             return  # left as it is: the next start runs it again (an answer stored now is kept)
         if policy == "rerun" and self.resolver is not None:
@@ -420,13 +577,16 @@ class Executor:
                 )
                 self.run(claimed, self.resolver.invoker(claimed))
             return
-        if policy is None:
+        if record.task_id in self._lost:
+            message = OUTCOME_LOST_MESSAGE  # the tool did finish: not run again, and not "interrupted"
+        elif policy is None:
             message = UNKNOWN_TOOL_MESSAGE
         elif record.status is TaskStatus.INPUT_REQUIRED:
             message = INTERRUPTED_WAITING_MESSAGE
         else:
             message = INTERRUPTED_MESSAGE
         failed = await self.store.fail_unleased(record, message, now)
+        self._lost.pop(record.task_id, None)
         if failed is not None:
             logger.info(
                 "failed a task interrupted by a stop", extra={"action": "recover", "task_id": record.task_id}
@@ -443,7 +603,7 @@ class Executor:
 
     async def sweep(self) -> int:
         """Fail active tasks past their ttl, then delete expired terminal tasks; returns deletions."""
-        now = utcnow()
+        now = self.db_now()
         keep = timedelta(seconds=self.retention.expired_keep_s)
         for record in await self.store.fail_expired(now, keep, self.retention.sweep_batch):
             self.bus.publish(record)

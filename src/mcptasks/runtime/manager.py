@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from mcptasks.core.errors import InvalidParams, InvalidTaskState, ServerStopping, TaskNotFound
-from mcptasks.core.model import InputRequest, TaskRecord, TaskResult, Wire, utcnow
+from mcptasks.core.model import InputRequest, TaskRecord, TaskResult, Wire
 from mcptasks.core.owner import Owner
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.executor import Executor, Invoke
@@ -84,7 +84,7 @@ class TaskManager:
         """
         if self.executor.stopping:
             raise ServerStopping()
-        now = utcnow()
+        now = self.executor.db_now()
         record = TaskRecord.new(
             owner=owner,
             wire=wire,
@@ -193,7 +193,7 @@ class TaskManager:
         Raises: TaskNotFound, InvalidTaskState.
         Spec: 2025-11-25 tasks "Task Cancellation"; SEP-2663 "Task Cancellation".
         """
-        outcome = await self.store.cancel_task(owner, task_id, CANCELLED_MESSAGE, utcnow())
+        outcome = await self.store.cancel_task(owner, task_id, CANCELLED_MESSAGE, self.executor.db_now())
         if outcome is None:
             raise TaskNotFound()
         if not outcome.cancelled:
@@ -221,7 +221,7 @@ class TaskManager:
         Raises: TaskNotFound for unknown, expired and foreign ids alike.
         Spec: SEP-2663 "Task Update Requests"; 2025-11-25 tasks "Input Required Status".
         """
-        outcome = await self.store.answer_inputs(owner, task_id, responses, utcnow())
+        outcome = await self.store.answer_inputs(owner, task_id, responses, self.executor.db_now())
         if outcome is None:
             raise TaskNotFound()
         if outcome.resumed:

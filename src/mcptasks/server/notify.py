@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from mcp.server.connection import Connection
@@ -40,6 +41,9 @@ class Channel:
     is_pipe: bool = False
     #: Keeps notifications of one task in order.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: `last_updated_at` of the task as last notified: the same change is not sent twice (a change
+    #: made here and heard of again from another replica).
+    last_sent: datetime | None = None
 
 
 class LegacyNotifier:
@@ -88,8 +92,9 @@ class LegacyNotifier:
     def on_status(self, record: TaskRecord) -> None:
         """Bus listener: send the full Task as `notifications/tasks/status`."""
         channel = self._channels.get(record.task_id)
-        if channel is None:
+        if channel is None or channel.last_sent == record.last_updated_at:
             return
+        channel.last_sent = record.last_updated_at
         if record.is_terminal:
             self._detach(record.task_id)
         self._send(channel, "notifications/tasks/status", v2025_11_25.render_task(record))

@@ -8,7 +8,8 @@ picks one for a database URL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import URL
@@ -28,12 +29,27 @@ class Connector(Protocol):
     #: Called with each statement and its parameters before it runs (debugging, tests), or None.
     trace: Callable[[Statement, Mapping[str, Any]], None] | None
 
-    def external_changes(self) -> bool | None:
-        """Whether another process committed a change since the last call.
+    @property
+    def polls_for_changes(self) -> bool:
+        """Whether other processes' changes are found only by calling `check_changes` (SQLite),
+        rather than pushed (PostgreSQL's LISTEN/NOTIFY)."""
+        ...
+
+    def on_change(self, watcher: Callable[[str | None], None]) -> None:
+        """Call `watcher(task_id)` when another process changed that task, `watcher(None)` when any
+        task may have changed."""
+        ...
+
+    def check_changes(self) -> bool | None:
+        """Whether another process committed since the last call (telling the watchers).
 
         True or False when the connector can tell at once, None when it cannot (then reads of
         active tasks go to the database).
         """
+        ...
+
+    async def database_time(self) -> datetime:
+        """The clock leases are measured on (the database's). Raises: StoreError."""
         ...
 
     async def open(self) -> None:
@@ -45,10 +61,14 @@ class Connector(Protocol):
         ...
 
     def submit(
-        self, make: ProgramFactory[T], on_commit: Callable[[T], None] | None = None
+        self,
+        make: ProgramFactory[T],
+        on_commit: Callable[[T], None] | None = None,
+        changed: Callable[[T], Iterable[str]] | None = None,
     ) -> asyncio.Future[T]:
         """Run the program `make()` in a transaction; the future resolves once it is committed.
 
+        `changed(value)` names the tasks it changed, for the other processes to hear of.
         `on_commit(value)` runs on the event loop after the COMMIT and before the future resolves.
         The future raises what the program raised, or StoreError when the commit failed.
         Cancelling the future cancels only the wait: the program still runs and commits.

@@ -1,22 +1,39 @@
 """The PostgreSQL connector: each program in its own transaction on a pooled asyncpg connection.
 
 asyncpg is asyncio-native (no threads) and prepares each statement once per connection. A program
-runs inside one READ COMMITTED transaction; the programs lock what they decide on (`lock_task*`,
+runs inside one READ COMMITTED transaction; the programs lock what they decide on (`lock_*`,
 `SELECT ... FOR UPDATE`), and a transaction that PostgreSQL aborts as a serialization failure or a
-deadlock is run again from the start (a fresh program), a few times, with a short backoff.
+deadlock is run again from the start (a fresh program), a few times, with a short backoff
+(tenacity).
+
+Replicas tell each other about changes (DESIGN §8): a transaction that changes tasks ends with
+`pg_notify('mcptasks_tasks', '<origin> <task id>')`, delivered at its COMMIT; every connector
+LISTENs on a connection of its own and reports the other replicas' changes to `on_change`. When
+that connection is lost it reports "anything may have changed" (None) and connects again, with a
+growing delay; until then the other replicas' changes are noticed by polling alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable, Mapping
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import URL
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from mcptasks.core.errors import StoreError
+from mcptasks.store import queries
 from mcptasks.store.program import Execute, Program, ProgramFactory, Result
 from mcptasks.store.statements import Statement
 
@@ -34,10 +51,17 @@ SERVER_SETTINGS = {
     "idle_in_transaction_session_timeout": "30000",
     "lock_timeout": "5000",
 }
+#: How long the driver waits for the database to answer one statement, in s (a cut network
+#: fails a statement instead of hanging it; the server's own `statement_timeout` is 15 s).
+COMMAND_TIMEOUT_S = 20.0
 #: How many times a transaction aborted by a conflict is run again.
 CONFLICT_RETRIES = 5
 #: First backoff after a conflict, in seconds (doubled each time).
 CONFLICT_BACKOFF_S = 0.005
+#: The channel replicas announce their changes on.
+CHANNEL = "mcptasks_tasks"
+#: Longest wait between two attempts to connect the LISTEN connection again, in seconds.
+LISTEN_RECONNECT_MAX_S = 5.0
 
 _CONFLICTS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.SerializationError,
@@ -112,6 +136,10 @@ async def run_async(program: Program[T], conn: asyncpg.Connection, trace: Trace 
         return value
 
 
+def _set_event(event: asyncio.Event, *_: Any) -> None:
+    event.set()
+
+
 def _copy_outcome(done: asyncio.Future[T], future: asyncio.Future[T]) -> None:
     if future.done():
         if not done.cancelled():
@@ -129,6 +157,8 @@ class PostgresConnector:
     """Runs transaction programs on a PostgreSQL database (see module docstring)."""
 
     engine = "postgresql"
+    #: Other replicas' changes arrive by LISTEN/NOTIFY: nothing to poll for.
+    polls_for_changes = False
 
     def __init__(self, url: URL, *, readonly: bool = False) -> None:
         self._url = url
@@ -138,13 +168,41 @@ class PostgresConnector:
         self._running: set[asyncio.Future[Any]] = set()
         #: Called with each statement and its parameters before it runs (debugging, tests).
         self.trace: Trace | None = None
+        #: Tags this connector's own notifications, which it does not report to itself.
+        self.origin = secrets.token_hex(6)
+        self._watchers: list[Callable[[str | None], None]] = []
+        self._listener: asyncio.Task[None] | None = None
+        #: Whether the LISTEN connection is up (other replicas' changes are being heard).
+        self.listening = False
 
-    def external_changes(self) -> bool | None:
-        """None: other replicas' changes are not known here."""
+    def on_change(self, watcher: Callable[[str | None], None]) -> None:
+        """Call `watcher(task_id)` when another replica changed that task, `watcher(None)` when
+        any task may have changed (the LISTEN connection was lost)."""
+        self._watchers.append(watcher)
+
+    def check_changes(self) -> bool | None:
+        """None: whether another replica changed something is not known at once (it is pushed)."""
         return None
 
+    async def database_time(self) -> datetime:
+        """The database's clock (`now()`), which leases are measured on.
+
+        Raises: StoreError.
+        """
+        pool = self._pool
+        if pool is None:
+            raise StoreError("the task store is closed")
+        try:
+            async with pool.acquire() as conn:
+                row = (await _execute(conn, Execute(queries.database_time, {}), self.trace)).first()
+        except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise error_from(exc) from exc
+        assert row is not None
+        value: datetime = row["now"]
+        return value
+
     async def open(self) -> None:
-        """Open the connection pool.
+        """Open the connection pool and start listening to the other replicas.
 
         Raises: StoreError when the database cannot be reached.
         """
@@ -154,25 +212,86 @@ class PostgresConnector:
                 min_size=POOL_MIN_SIZE,
                 max_size=POOL_MAX_SIZE,
                 server_settings=SERVER_SETTINGS,
+                command_timeout=COMMAND_TIMEOUT_S,
             )
         except (TimeoutError, asyncpg.PostgresError, OSError) as exc:
             raise error_from(exc) from exc
+        if not self._readonly:
+            self._listener = asyncio.create_task(self._listen(), name="mcptasks.listen")
 
     async def close(self) -> None:
-        """Wait for running programs, then close the pool."""
+        """Wait for running programs, then stop listening and close the pool."""
         if self._running:
             await asyncio.wait(list(self._running))
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
 
+    # -- other replicas -------------------------------------------------------------------------
+
+    def _report(self, task_id: str | None) -> None:
+        for watcher in self._watchers:
+            try:
+                watcher(task_id)
+            except Exception:
+                logger.exception("change watcher failed", extra={"action": "listen"})
+
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        origin, _, task_id = payload.partition(" ")
+        if origin != self.origin and task_id:
+            self._report(task_id)
+
+    async def _listen(self) -> None:
+        """Keep a LISTEN connection up; report None each time it was down (changes may be missed)."""
+        retrying = AsyncRetrying(
+            wait=wait_exponential(multiplier=0.1, max=LISTEN_RECONNECT_MAX_S),
+            retry=retry_if_exception_type(
+                (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+            ),
+            before_sleep=lambda state: logger.warning(
+                "cannot listen to the other replicas (%s); trying again",
+                type(state.outcome.exception()).__name__ if state.outcome else "",
+                extra={"action": "listen"},
+            ),
+        )
+        while True:
+            lost = asyncio.Event()
+            conn: asyncpg.Connection | None = None
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        conn = await asyncpg.connect(dsn(self._url), server_settings=SERVER_SETTINGS)
+                assert conn is not None
+                conn.add_termination_listener(functools.partial(_set_event, lost))
+                await conn.add_listener(CHANNEL, self._notified)
+                self.listening = True
+                self._report(None)  # whatever happened while not listening
+                await lost.wait()
+                logger.warning(
+                    "lost the connection listening to the other replicas", extra={"action": "listen"}
+                )
+            finally:
+                self.listening = False
+                if conn is not None and not conn.is_closed():
+                    await conn.close(timeout=1)
+
+    # -- writes and reads -----------------------------------------------------------------------
+
     def submit(
-        self, make: ProgramFactory[T], on_commit: Callable[[T], None] | None = None
+        self,
+        make: ProgramFactory[T],
+        on_commit: Callable[[T], None] | None = None,
+        changed: Callable[[T], Iterable[str]] | None = None,
     ) -> asyncio.Future[T]:
         """Run `make()` in a transaction of its own; the future resolves after its COMMIT.
 
-        `on_commit(value)` runs right after the COMMIT, before the future resolves. Cancelling the
-        future does not stop the transaction.
+        `changed(value)` names the tasks the program changed: they are announced to the other
+        replicas at the COMMIT. `on_commit(value)` runs right after the COMMIT, before the future
+        resolves. Cancelling the future does not stop the transaction.
         """
         if self._pool is None:
             raise StoreError("the task store is closed")
@@ -180,14 +299,19 @@ class PostgresConnector:
             raise StoreError("the task store was opened read-only")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        running = asyncio.ensure_future(self._write(make, on_commit))
+        running = asyncio.ensure_future(self._write(make, on_commit, changed))
         self._running.add(running)
         running.add_done_callback(self._running.discard)
         running.add_done_callback(lambda done: _copy_outcome(done, future))
         return future
 
-    async def _write(self, make: ProgramFactory[T], on_commit: Callable[[T], None] | None) -> T:
-        value = await self._transaction(make)
+    async def _write(
+        self,
+        make: ProgramFactory[T],
+        on_commit: Callable[[T], None] | None,
+        changed: Callable[[T], Iterable[str]] | None,
+    ) -> T:
+        value = await self._transaction(make, changed=changed)
         if on_commit is not None:
             try:
                 on_commit(value)
@@ -195,25 +319,36 @@ class PostgresConnector:
                 logger.exception("after-commit hook failed", extra={"action": "commit"})
         return value
 
-    async def _transaction(self, make: ProgramFactory[T], *, readonly: bool = False) -> T:
+    async def _transaction(
+        self,
+        make: ProgramFactory[T],
+        *,
+        readonly: bool = False,
+        changed: Callable[[T], Iterable[str]] | None = None,
+    ) -> T:
         pool = self._pool
         if pool is None:
             raise StoreError("the task store is closed")
-        backoff = CONFLICT_BACKOFF_S
-        for attempt in range(CONFLICT_RETRIES + 1):
-            try:
-                async with pool.acquire() as conn, conn.transaction(readonly=readonly):
-                    return await run_async(make(), conn, self.trace)
-            except _CONFLICTS as exc:
-                if attempt == CONFLICT_RETRIES:
-                    raise error_from(exc) from exc
-                logger.debug("transaction conflict; running it again", extra={"action": "retry"})
-                await asyncio.sleep(backoff)
-                backoff *= 2
-            except StoreError:
-                raise
-            except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                raise error_from(exc) from exc
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_CONFLICTS),
+            wait=wait_exponential(multiplier=CONFLICT_BACKOFF_S, max=1.0),
+            stop=stop_after_attempt(CONFLICT_RETRIES + 1),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    async with pool.acquire() as conn, conn.transaction(readonly=readonly):
+                        value = await run_async(make(), conn, self.trace)
+                        if changed is not None:
+                            for task_id in changed(value):
+                                announce = {"channel": CHANNEL, "payload": f"{self.origin} {task_id}"}
+                                await _execute(conn, Execute(queries.announce_change, announce), self.trace)
+                        return value
+        except StoreError:
+            raise
+        except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise error_from(exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def read(self, make: ProgramFactory[T], on_read: Callable[[T], None] | None = None) -> T:

@@ -82,7 +82,8 @@ def _fenced() -> ColumnElement[bool]:
 
 
 def _lease_gone() -> ColumnElement[bool]:
-    return or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < bindparam("now"))
+    """The lease ran out, or was released (a released lease keeps the time it was released)."""
+    return tasks.c.lease_expires_at < bindparam("now")
 
 
 #: The values of a task that just became terminal: nobody holds it any more.
@@ -321,7 +322,7 @@ release_lease = Statement(
     "Give up this node's lease on an active task, leaving its status (a stop: it runs again later).",
     update(tasks)
     .where(tasks.c.task_id == bindparam("task_id"), _fenced(), _in(tasks.c.status, ACTIVE))
-    .values(lease_node=null(), lease_expires_at=null())
+    .values(lease_node=null(), lease_expires_at=bindparam("now"))
     .returning(tasks),
 )
 
@@ -430,6 +431,20 @@ delete_expired = Statement(
         )
     )
     .returning(tasks.c.task_id),
+)
+
+# -- the database's clock and the other replicas (PostgreSQL) ---------------------------------------
+
+database_time = Statement(
+    "database_time",
+    "The database's clock: leases are measured on it, whichever replica sets them.",
+    select(func.now().label("now")),
+)
+
+announce_change = Statement(
+    "announce_change",
+    "Tell the other replicas, at this transaction's COMMIT, that a task changed ('<origin> <task id>').",
+    select(func.pg_notify(bindparam("channel"), bindparam("payload"))),
 )
 
 # -- operator views (unscoped) ---------------------------------------------------------------------

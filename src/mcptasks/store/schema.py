@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 #: Deterministic constraint names: SQLite batch migrations can only alter named constraints, and
@@ -115,7 +116,8 @@ tasks = Table(
         "lease_expires_at",
         DateTime(timezone=True),
         nullable=True,
-        comment="The lease runs out at this time unless the worker's heartbeat renews it (UTC).",
+        comment="The lease runs out at this time unless the worker's heartbeat renews it (UTC); "
+        "a released lease keeps the time it was released; NULL once the task is terminal.",
     ),
     Column(
         "attempt",
@@ -143,11 +145,15 @@ Index(
     tasks.c.expires_at,
     # Serves the ttl sweeper: tasks whose expires_at has passed.
 )
+_ACTIVE_ROWS = text("status IN ('input_required', 'working')")
+
 Index(
-    "ix_tasks_status_lease_expires_at",
-    tasks.c.status,
+    "ix_tasks_active_lease_expires_at",
     tasks.c.lease_expires_at,
-    # Serves lease recovery: working/input_required tasks whose lease ran out.
+    sqlite_where=_ACTIVE_ROWS,
+    postgresql_where=_ACTIVE_ROWS,
+    # Serves lease recovery: active tasks whose lease ran out (a released lease keeps the time it
+    # was released). Partial: only active tasks are in it, however many tasks are stored.
 )
 
 task_results = Table(

@@ -33,8 +33,9 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import apsw
@@ -185,8 +186,9 @@ class SQLiteConnector:
         self._memory = memory
         #: Only reads (an operator's command): no writer connection, `submit` refuses.
         self._readonly = readonly and not memory
-        #: The writer's `PRAGMA data_version` when last looked at (see `external_changes`).
+        #: The writer's `PRAGMA data_version` when last looked at (see `check_changes`).
         self._data_version: Any = None
+        self._watchers: list[Callable[[str | None], None]] = []
         self._writer: apsw.Connection | None = None
         self._reader: apsw.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -202,12 +204,22 @@ class SQLiteConnector:
         #: Set while nothing is queued or committing (what `close()` waits for).
         self._idle: asyncio.Event | None = None
 
-    def external_changes(self) -> bool | None:
-        """Whether another process committed to the file since the last call.
+    @property
+    def polls_for_changes(self) -> bool:
+        """Whether other processes' changes are found by calling `check_changes` (a file: yes)."""
+        return not self._memory
+
+    def on_change(self, watcher: Callable[[str | None], None]) -> None:
+        """Call `watcher(None)` when `check_changes` finds that another process committed."""
+        self._watchers.append(watcher)
+
+    def check_changes(self) -> bool | None:
+        """Whether another process committed to the file since the last call (watchers are told).
 
         True or False when it can tell, None when it cannot right now (a batch is being committed).
         Exact: the writer's `PRAGMA data_version` changes only with the commits of other
-        connections, and this process writes only through the writer.
+        connections, and this process writes only through the writer. No query: a few
+        microseconds.
         """
         if self._memory:
             return False
@@ -220,7 +232,17 @@ class SQLiteConnector:
             return None
         changed = self._data_version is not None and version != self._data_version
         self._data_version = version
+        if changed:
+            for watcher in self._watchers:
+                try:
+                    watcher(None)
+                except Exception:
+                    logger.exception("change watcher failed", extra={"action": "external_change"})
         return changed
+
+    async def database_time(self) -> datetime:
+        """The clock leases are measured on: this host's (every process on a file shares it)."""
+        return datetime.now(UTC)
 
     async def open(self) -> None:
         """Open the connections and start the commit thread.
@@ -228,7 +250,7 @@ class SQLiteConnector:
         Raises: StoreError when the file cannot be opened.
         """
         await self._open()
-        self.external_changes()  # the starting point
+        self.check_changes()  # the starting point
 
     async def _open(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -271,9 +293,15 @@ class SQLiteConnector:
     # -- writes ---------------------------------------------------------------------------------
 
     def submit(
-        self, make: ProgramFactory[T], on_commit: Callable[[T], None] | None = None
+        self,
+        make: ProgramFactory[T],
+        on_commit: Callable[[T], None] | None = None,
+        changed: Callable[[T], Iterable[str]] | None = None,
     ) -> asyncio.Future[T]:
         """Queue the program `make()` for the next batch; the future resolves after its COMMIT.
+
+        `changed` is not needed here: other processes on the file notice every commit
+        (`check_changes`).
 
         `on_commit(value)` runs on the event loop right after the COMMIT, before the future resolves.
         Cancelling the future does not stop the program: it is committed with its batch.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -47,7 +47,8 @@ class Store:
         #: Committed tasks this process may answer reads from.
         self.view = TaskView(capacity=view_capacity)
         self._in_flight: dict[str, asyncio.Future[Any]] = {}
-        self._change_listeners: list[Callable[[], None]] = []
+        self._change_listeners: list[Callable[[str | None], None]] = []
+        connector.on_change(self._changed_elsewhere)
 
     @classmethod
     def for_url(
@@ -74,25 +75,33 @@ class Store:
 
     # -- other processes --------------------------------------------------------------------------
 
-    def on_external_change(self, listener: Callable[[], None]) -> None:
-        """Call `listener()` whenever another process is found to have changed the database."""
+    def on_external_change(self, listener: Callable[[str | None], None]) -> None:
+        """Call `listener(task_id)` when another process changed that task, `listener(None)` when
+        it may have changed any task."""
         self._change_listeners.append(listener)
 
     def check_external_changes(self) -> bool | None:
-        """Look whether another process committed since the last look (cheap: no query on SQLite).
+        """Look whether another process committed since the last look (SQLite: no query).
 
-        When one did, active tasks are dropped from the view and the listeners are called.
+        When one did, the view forgets what may have changed and the listeners are called.
         Returns True or False, or None when the connector cannot tell now.
         """
-        changed = self.connector.external_changes()
-        if changed:
+        return self.connector.check_changes()
+
+    def _changed_elsewhere(self, task_id: str | None) -> None:
+        if task_id is None:
             self.view.drop_active()
-            for listener in self._change_listeners:
-                try:
-                    listener()
-                except Exception:
-                    logger.exception("external-change listener failed", extra={"action": "external_change"})
-        return changed
+        else:
+            self.view.drop(task_id)
+        for listener in self._change_listeners:
+            try:
+                listener(task_id)
+            except Exception:
+                logger.exception("external-change listener failed", extra={"action": "external_change"})
+
+    async def database_time(self) -> datetime:
+        """The database's clock, which leases are measured on. Raises: StoreError."""
+        return await self.connector.database_time()
 
     def _usable(self, entry: Entry | None) -> Entry | None:
         """`entry` if it may answer a read now (see module docstring), else None."""
@@ -108,8 +117,11 @@ class Store:
         on_commit: Callable[[T], None] | None = None,
         *,
         task_id: str | None = None,
+        changed: Callable[[T], Iterable[str]] | None = None,
     ) -> T:
-        future = self.connector.submit(make, on_commit)
+        """Submit a change; `task_id` is the task a read waits for; `changed(value)` names the
+        tasks other processes must hear of."""
+        future = self.connector.submit(make, on_commit, changed)
         if task_id is not None:
             self._in_flight[task_id] = future
             future.add_done_callback(lambda done: self._landed(task_id, done))
@@ -209,7 +221,10 @@ class Store:
         task is active, so a cancel or a newer attempt always wins.
         """
         found = await self._write(
-            lambda: tx.finish_task(task_id, attempt, node, outcome, now), self._remember, task_id=task_id
+            lambda: tx.finish_task(task_id, attempt, node, outcome, now),
+            self._remember,
+            task_id=task_id,
+            changed=_this_one(task_id),
         )
         return None if found is None else found.record
 
@@ -226,7 +241,10 @@ class Store:
                     self.view.update(found.record)
 
         found = await self._write(
-            lambda: tx.move_fenced(task_id, attempt, node, target, message, now), committed, task_id=task_id
+            lambda: tx.move_fenced(task_id, attempt, node, target, message, now),
+            committed,
+            task_id=task_id,
+            changed=_this_one(task_id),
         )
         return None if found is None else found.record
 
@@ -238,6 +256,7 @@ class Store:
             lambda: tx.set_status_message(task_id, attempt, node, message, now),
             self._remember_record,
             task_id=task_id,
+            changed=_this_one(task_id),
         )
 
     # -- input requests (elicitation, sampling) ---------------------------------------------------
@@ -304,15 +323,19 @@ class Store:
                 self.view.update(outcome.record, inputs=outcome.outstanding)
 
         return await self._write(
-            lambda: tx.answer_inputs(owner, task_id, responses, now), committed, task_id=task_id
+            lambda: tx.answer_inputs(owner, task_id, responses, now),
+            committed,
+            task_id=task_id,
+            changed=lambda outcome: (task_id,) if outcome is not None and outcome.answered else (),
         )
 
     # -- leases, recovery, ttl --------------------------------------------------------------------
 
-    async def release_lease(self, task_id: str, attempt: int, node: str) -> bool:
-        """Give up this node's lease on an active task without changing its status (server stop)."""
+    async def release_lease(self, task_id: str, attempt: int, node: str, now: datetime) -> bool:
+        """Give up this node's lease on an active task without changing its status (server stop);
+        the lease reads as expired from `now` (the database's time), so recovery finds it."""
         record = await self._write(
-            lambda: tx.release_lease(task_id, attempt, node), self._remember_record, task_id=task_id
+            lambda: tx.release_lease(task_id, attempt, node, now), self._remember_record, task_id=task_id
         )
         return record is not None
 
@@ -370,7 +393,11 @@ class Store:
             for found in failed:
                 self._remember(found)
 
-        failed = await self._write(lambda: tx.fail_expired(candidates, now, now + keep_for), committed)
+        failed = await self._write(
+            lambda: tx.fail_expired(candidates, now, now + keep_for),
+            committed,
+            changed=lambda found: [one.record.task_id for one in found],
+        )
         return [found.record for found in failed]
 
     async def delete_expired(self, now: datetime, limit: int) -> int:
@@ -403,6 +430,11 @@ class Store:
     async def admin_input_requests(self, task_id: str) -> list[dict[str, Any]]:
         """The input requests of one task as row dicts, in the order the tool asked."""
         return await self.connector.read(lambda: tx.admin_input_requests(task_id))
+
+
+def _this_one(task_id: str) -> Callable[[Any], Iterable[str]]:
+    """`changed` for a write of one task: announced when the write did something (not None)."""
+    return lambda value: (task_id,) if value is not None else ()
 
 
 __all__ = ["AnswerOutcome", "CancelOutcome", "Store"]
