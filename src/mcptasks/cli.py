@@ -42,7 +42,17 @@ from mcptasks.auth.config import ACCESS_TOKEN_TYPES, AuthConfig
 from mcptasks.core.errors import MCPTasksError
 from mcptasks.core.model import TaskEvent, TaskRecord, TaskResult, as_utc
 from mcptasks.core.status import TaskStatus
-from mcptasks.runtime.options import DEFAULT_POLL_INTERVAL_MS, DEFAULT_TTL_MS, MAX_TTL_MS, Retention
+from mcptasks.runtime.options import (
+    CANCEL_GRACE_S,
+    DEFAULT_POLL_INTERVAL_MS,
+    DEFAULT_TTL_MS,
+    LEASE_DURATION_S,
+    MAX_TTL_MS,
+    RECOVER_INTERVAL_S,
+    SHUTDOWN_GRACE_S,
+    Leases,
+    Retention,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -261,6 +271,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_POLL_INTERVAL_MS,
         type=_int_between(1, 86_400_000),
         help="polling interval suggested to clients, in ms",
+    )
+    leases = serve.add_argument_group(
+        "Leases (how fast a task whose server died is recovered, and how long tools get to stop)"
+    )
+    _add(
+        leases,
+        "--lease-ms",
+        env="LEASE_MS",
+        default=int(LEASE_DURATION_S * 1000),
+        type=_int_between(300, 86_400_000),
+        help="how long a worker's lease on its task lasts unless renewed, in ms; renewed every "
+        "third of it, and a dead server's tasks are recovered within it",
+    )
+    _add(
+        leases,
+        "--cancel-grace-ms",
+        env="CANCEL_GRACE_MS",
+        default=int(CANCEL_GRACE_S * 1000),
+        type=_int_between(0, 86_400_000),
+        help="how long a cancelled tool may ignore its cancellation before it is cancelled hard, in ms",
+    )
+    _add(
+        leases,
+        "--shutdown-grace-ms",
+        env="SHUTDOWN_GRACE_MS",
+        default=int(SHUTDOWN_GRACE_S * 1000),
+        type=_int_between(0, 86_400_000),
+        help="how long running tools may take to finish when the server stops, in ms",
     )
     auth = serve.add_argument_group(
         "OAuth (Streamable HTTP only; stdio is never authenticated)",
@@ -591,10 +629,21 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_ttl_ms=int(args.max_ttl_ms),
         poll_interval_ms=int(args.poll_interval_ms),
     )
+    lease_s = int(args.lease_ms) / 1000
+    if int(args.cancel_grace_ms) / 1000 >= lease_s / 2:
+        raise CLIError("--cancel-grace-ms must be less than half of --lease-ms")
+    leases = Leases(
+        duration_s=lease_s,
+        heartbeat_s=lease_s / 3,
+        recover_interval_s=min(RECOVER_INTERVAL_S, lease_s / 6),
+        cancel_grace_s=int(args.cancel_grace_ms) / 1000,
+        shutdown_grace_s=int(args.shutdown_grace_ms) / 1000,
+    )
     server.configure(
         db=args.db,
         migrate=not args.no_migrate,
         retention=retention,
+        leases=leases,
         auth=_auth_config(args),
         owner_scope=args.owner_scope,
     )

@@ -122,6 +122,8 @@ class _Running:
     #: Set at stop for a tool that was waiting for input: its task stays parked for the next start.
     keep_on_stop: bool = False
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    #: Event-loop time until which this node surely holds the task's lease (self-fencing), in s.
+    lease_valid_until: float = 0.0
 
 
 class _TaskSink:
@@ -218,11 +220,13 @@ class Executor:
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         #: This host's clock minus the database's (`db_now`), measured at each heartbeat.
         self._clock_offset = timedelta(0)
-        #: Event-loop time until which this node surely holds its leases (self-fencing), in s.
-        self._leases_valid_until: float | None = None
+        #: Fires when the first lease held here is about to run out unrenewed (self-fencing).
         self._fence_timer: asyncio.TimerHandle | None = None
         #: Tasks whose outcome could not be stored: task id -> attempt (see OUTCOME_LOST_MESSAGE).
         self._lost: dict[str, int] = {}
+        #: Fenced tasks whose lease is still to be released: task id -> attempt. Their tools are
+        #: stopped; the heartbeat must not keep their leases alive.
+        self._fenced: dict[str, int] = {}
         store.on_external_change(self._on_external_change)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -230,9 +234,7 @@ class Executor:
     async def start(self) -> None:
         """Measure the database's clock, recover what a previous process left behind, then start
         the side tasks."""
-        started = asyncio.get_running_loop().time()
         await self._measure_clock()
-        self._leases_renewed(started)
         await self._recover_once()
         side_tasks: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
             ("heartbeat", self._heartbeat_loop),
@@ -303,10 +305,18 @@ class Executor:
             raise RuntimeError("the executor is stopping")
         running = _Running(record=record)
         running.context = TaskContext(record.task_id, _TaskSink(self, running), attempt=record.attempt)
+        # The lease was set on the database's clock when the task was created or claimed.
+        loop_now = asyncio.get_running_loop().time()
+        if record.lease_expires_at is not None:
+            lease_left_s = (record.lease_expires_at - self.db_now()).total_seconds()
+        else:
+            lease_left_s = self.leases.duration_s
+        running.lease_valid_until = loop_now + lease_left_s - self._lease_safety_s()
         self._running[record.task_id] = running
         running.task = asyncio.create_task(
             self._run_one(running, invoke), name=f"mcptasks.task.{record.task_id}"
         )
+        self._arm_fence()
 
     def cancel_local(self, task_id: str) -> None:
         """Fire the token of a tool running here, and cancel it hard after the grace period."""
@@ -336,8 +346,11 @@ class Executor:
             except TaskCancelled:
                 outcome = None if running.context.is_cancelled else _crash()
             except asyncio.CancelledError:
+                if running.hard_reason == "fenced":
+                    await self._release_fenced(running)
+                    return
                 if running.hard_reason != "stopping":
-                    return  # cancelled by its client, or fenced: nothing of ours to store
+                    return  # cancelled by its client: nothing of ours to store
                 outcome = None
             except Exception:
                 logger.exception(
@@ -346,17 +359,20 @@ class Executor:
                     extra={"action": "tool_crash", "task_id": record.task_id},
                 )
                 outcome = _crash()
+            if outcome is None and running.hard_reason == "fenced":
+                await self._release_fenced(running)
+                return
             if outcome is None:
-                if running.hard_reason == "fenced" or not (
+                if not (
                     running.hard_reason == "stopping" or (self._stopping and running.context.is_cancelled)
                 ):
-                    return  # cancelled by the client (the store says so), or fenced (another node's now)
+                    return  # cancelled by the client (the store says so)
                 if running.keep_on_stop or self._policy(record.tool_name) == "rerun":
                     # Kept for the next start: parked questions stay answerable; a rerun tool runs again.
-                    await self.store.release_lease(record.task_id, record.attempt, self.node, self.db_now())
+                    await self.store.release_lease(record.task_id, record.attempt, self.node)
                     return
                 outcome = Failed(ErrorInfo(-32603, INTERRUPTED_MESSAGE), INTERRUPTED_MESSAGE)
-            finished = await self._store_outcome(record, outcome)
+            finished = await self._store_outcome(running, outcome)
             if finished is not None:
                 self.bus.publish(finished)
         except StoreError:
@@ -369,15 +385,15 @@ class Executor:
                 timer.cancel()
             self._running.pop(record.task_id, None)
 
-    async def _store_outcome(self, record: TaskRecord, outcome: Outcome) -> TaskRecord | None:
+    async def _store_outcome(self, running: _Running, outcome: Outcome) -> TaskRecord | None:
         """Store `outcome`, again and again with a growing delay while the lease surely lasts.
 
         Returns the terminal record, or None when the worker lost the task (cancelled, taken
         over). When the store stays unavailable past the lease, the task is remembered as lost
         and failed with OUTCOME_LOST_MESSAGE once the store answers again.
         """
-        loop = asyncio.get_running_loop()
-        left_s = (self._leases_valid_until or loop.time()) - loop.time()
+        record = running.record
+        left_s = running.lease_valid_until - asyncio.get_running_loop().time()
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(StoreError),
             wait=wait_exponential(multiplier=0.05, max=2.0),
@@ -428,10 +444,16 @@ class Executor:
         started = asyncio.get_running_loop().time()
         await self._measure_clock()
         renewed = await self.store.renew_leases(self.node, self.db_now() + self.lease_until())
-        self._leases_renewed(started)
+        valid_until = started + self.leases.duration_s - self._lease_safety_s()
         for task_id, running in list(self._running.items()):
             if renewed.get(task_id) != running.record.attempt:
                 self.cancel_local(task_id)
+            elif running.hard_reason != "fenced":
+                running.lease_valid_until = max(running.lease_valid_until, valid_until)
+        self._arm_fence()
+        for task_id, attempt in list(self._fenced.items()):
+            await self.store.release_lease(task_id, attempt, self.node)
+            self._fenced.pop(task_id, None)
         for task_id, attempt in list(self._lost.items()):
             await self._fail_lost(task_id, attempt)
 
@@ -444,30 +466,55 @@ class Executor:
         after = utcnow()
         self._clock_offset = database - (before + (after - before) / 2)
 
-    def _leases_renewed(self, started: float) -> None:
-        """The leases were renewed by a heartbeat that started at event-loop time `started`."""
-        safety_s = min(LEASE_SAFETY_S, self.leases.duration_s / 10)
-        self._leases_valid_until = started + self.leases.duration_s - safety_s
+    def _lease_safety_s(self) -> float:
+        """How much sooner than the database this node considers a lease ended, in s."""
+        return min(LEASE_SAFETY_S, self.leases.duration_s / 10)
+
+    def _arm_fence(self) -> None:
+        """Set the fence timer to the first lease held here that would run out unrenewed, less
+        the cancel grace (the tool gets its grace before another node may take the task)."""
         if self._fence_timer is not None:
             self._fence_timer.cancel()
-        fence_at = self._leases_valid_until - self.leases.cancel_grace_s
-        self._fence_timer = asyncio.get_running_loop().call_at(fence_at, self._fence)
+            self._fence_timer = None
+        deadlines = [r.lease_valid_until for r in self._running.values() if r.hard_reason != "fenced"]
+        if deadlines and not self._stopping:
+            fence_at = min(deadlines) - self.leases.cancel_grace_s
+            self._fence_timer = asyncio.get_running_loop().call_at(fence_at, self._fence)
 
     def _fence(self) -> None:
-        """The leases were not renewed in time: stop every tool before another node may take over."""
-        if not self._running:
-            return
-        logger.error(
-            "cannot renew the leases held here: stopping %d tools before the leases run out",
-            len(self._running),
-            extra={"action": "fence"},
-        )
+        """Leases were not renewed in time: stop their tools before another node may take over.
+
+        Each such tool's token fires now; it is cancelled hard when its lease surely ends. Its
+        task is left as it is in SQL: the node that takes it over decides (rerun or fail).
+        """
+        self._fence_timer = None
         loop = asyncio.get_running_loop()
-        hard_at = self._leases_valid_until or loop.time()
-        for running in self._running.values():
+        due = [
+            running
+            for running in self._running.values()
+            if running.hard_reason != "fenced"
+            and running.lease_valid_until - self.leases.cancel_grace_s <= loop.time() + 0.001
+        ]
+        if due:
+            logger.error(
+                "cannot renew the leases held here: stopping %d tools before the leases run out",
+                len(due),
+                extra={"action": "fence"},
+            )
+        for running in due:
             running.hard_reason = "fenced"
             running.context._cancel()
-            running.timers.append(loop.call_at(hard_at, self._hard_cancel, running))
+            running.timers.append(loop.call_at(running.lease_valid_until, self._hard_cancel, running))
+        self._arm_fence()
+
+    async def _release_fenced(self, running: _Running) -> None:
+        """A fenced tool stopped: give its lease up so recovery decides (rerun or fail) at once,
+        or at the next heartbeat that reaches the store."""
+        record = running.record
+        try:
+            await self.store.release_lease(record.task_id, record.attempt, self.node)
+        except StoreError:
+            self._fenced[record.task_id] = record.attempt
 
     async def _fail_lost(self, task_id: str, attempt: int) -> None:
         """Fail a task whose outcome could not be stored, if this node still holds it."""

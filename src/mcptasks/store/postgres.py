@@ -62,6 +62,8 @@ CONFLICT_BACKOFF_S = 0.005
 CHANNEL = "mcptasks_tasks"
 #: Longest wait between two attempts to connect the LISTEN connection again, in seconds.
 LISTEN_RECONNECT_MAX_S = 5.0
+#: How long `open` waits for the first LISTEN before it goes on without (retried behind), in s.
+LISTEN_FIRST_WAIT_S = 5.0
 
 _CONFLICTS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.SerializationError,
@@ -174,6 +176,9 @@ class PostgresConnector:
         self._listener: asyncio.Task[None] | None = None
         #: Whether the LISTEN connection is up (other replicas' changes are being heard).
         self.listening = False
+        #: Set at the first LISTEN; `_served_unheard`: reads were served before it.
+        self._listened = asyncio.Event()
+        self._served_unheard = False
 
     def on_change(self, watcher: Callable[[str | None], None]) -> None:
         """Call `watcher(task_id)` when another replica changed that task, `watcher(None)` when
@@ -218,6 +223,11 @@ class PostgresConnector:
             raise error_from(exc) from exc
         if not self._readonly:
             self._listener = asyncio.create_task(self._listen(), name="mcptasks.listen")
+            # Listening before the first read: nothing another replica does goes unheard.
+            try:
+                await asyncio.wait_for(self._listened.wait(), LISTEN_FIRST_WAIT_S)
+            except TimeoutError:
+                self._served_unheard = True
 
     async def close(self) -> None:
         """Wait for running programs, then stop listening and close the pool."""
@@ -269,7 +279,9 @@ class PostgresConnector:
                 conn.add_termination_listener(functools.partial(_set_event, lost))
                 await conn.add_listener(CHANNEL, self._notified)
                 self.listening = True
-                self._report(None)  # whatever happened while not listening
+                if self._listened.is_set() or self._served_unheard:
+                    self._report(None)  # whatever happened while not listening
+                self._listened.set()
                 await lost.wait()
                 logger.warning(
                     "lost the connection listening to the other replicas", extra={"action": "listen"}

@@ -82,7 +82,7 @@ def _fenced() -> ColumnElement[bool]:
 
 
 def _lease_gone() -> ColumnElement[bool]:
-    """The lease ran out, or was released (a released lease keeps the time it was released)."""
+    """The lease ran out, or was released (a released lease reads as expired at `created_at`)."""
     return tasks.c.lease_expires_at < bindparam("now")
 
 
@@ -322,7 +322,9 @@ release_lease = Statement(
     "Give up this node's lease on an active task, leaving its status (a stop: it runs again later).",
     update(tasks)
     .where(tasks.c.task_id == bindparam("task_id"), _fenced(), _in(tasks.c.status, ACTIVE))
-    .values(lease_node=null(), lease_expires_at=bindparam("now"))
+    # Expired since the task was created: in the past on every replica's clock, so recovery
+    # (`lease_expires_at < now`) finds it at once wherever it looks.
+    .values(lease_node=null(), lease_expires_at=tasks.c.created_at)
     .returning(tasks),
 )
 

@@ -117,7 +117,7 @@ tasks = Table(
         DateTime(timezone=True),
         nullable=True,
         comment="The lease runs out at this time unless the worker's heartbeat renews it (UTC); "
-        "a released lease keeps the time it was released; NULL once the task is terminal.",
+        "a released lease (lease_node NULL) reads as expired at created_at; NULL once terminal.",
     ),
     Column(
         "attempt",
@@ -152,8 +152,8 @@ Index(
     tasks.c.lease_expires_at,
     sqlite_where=_ACTIVE_ROWS,
     postgresql_where=_ACTIVE_ROWS,
-    # Serves lease recovery: active tasks whose lease ran out (a released lease keeps the time it
-    # was released). Partial: only active tasks are in it, however many tasks are stored.
+    # Serves lease recovery: active tasks whose lease ran out (a released lease reads as expired
+    # at created_at). Partial: only active tasks are in it, however many tasks are stored.
 )
 
 task_results = Table(

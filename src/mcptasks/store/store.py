@@ -209,7 +209,10 @@ class Store:
                 self.view.put(outcome.record, result=None)
 
         return await self._write(
-            lambda: tx.cancel_task(owner, task_id, message, now), committed, task_id=task_id
+            lambda: tx.cancel_task(owner, task_id, message, now),
+            committed,
+            task_id=task_id,
+            changed=lambda outcome: (task_id,) if outcome is not None and outcome.cancelled else (),
         )
 
     async def finish_task(
@@ -287,6 +290,7 @@ class Store:
             lambda: tx.request_input(task_id, attempt, node, key, method, params, now),
             committed,
             task_id=task_id,
+            changed=lambda asked: (task_id,) if asked is not None else (),
         )
         return None if asked is None else (asked.record, asked.request)
 
@@ -331,11 +335,11 @@ class Store:
 
     # -- leases, recovery, ttl --------------------------------------------------------------------
 
-    async def release_lease(self, task_id: str, attempt: int, node: str, now: datetime) -> bool:
+    async def release_lease(self, task_id: str, attempt: int, node: str) -> bool:
         """Give up this node's lease on an active task without changing its status (server stop);
-        the lease reads as expired from `now` (the database's time), so recovery finds it."""
+        the lease reads as expired since the task was created, so recovery (any replica) finds it."""
         record = await self._write(
-            lambda: tx.release_lease(task_id, attempt, node, now), self._remember_record, task_id=task_id
+            lambda: tx.release_lease(task_id, attempt, node), self._remember_record, task_id=task_id
         )
         return record is not None
 
@@ -375,7 +379,10 @@ class Store:
     async def fail_unleased(self, record: TaskRecord, message: str, now: datetime) -> TaskRecord | None:
         """Fail an active task whose lease ran out, with `message`; None if someone moved it first."""
         found = await self._write(
-            lambda: tx.fail_unleased(record, message, now), self._remember, task_id=record.task_id
+            lambda: tx.fail_unleased(record, message, now),
+            self._remember,
+            task_id=record.task_id,
+            changed=lambda found: (record.task_id,) if found is not None else (),
         )
         return None if found is None else found.record
 
@@ -407,7 +414,9 @@ class Store:
             for task_id in deleted:
                 self.view.drop(task_id)
 
-        deleted: list[str] = await self._write(lambda: tx.delete_expired(now, limit), committed)
+        deleted: list[str] = await self._write(
+            lambda: tx.delete_expired(now, limit), committed, changed=lambda deleted: deleted
+        )
         return len(deleted)
 
     # -- operator views (unscoped) ----------------------------------------------------------------

@@ -356,13 +356,11 @@ def answer_inputs(
 # -- leases, recovery, ttl ------------------------------------------------------------------------
 
 
-def release_lease(task_id: str, attempt: int, node: str, now: datetime) -> Program[TaskRecord | None]:
-    """Give up this node's lease on an active task (it reads as expired from `now`), leaving its
-    status; the task, or None."""
+def release_lease(task_id: str, attempt: int, node: str) -> Program[TaskRecord | None]:
+    """Give up this node's lease on an active task (it reads as expired since the task was
+    created), leaving its status; the task, or None."""
     row = (
-        yield Execute(
-            queries.release_lease, {"task_id": task_id, "attempt": attempt, "node": node, "now": now}
-        )
+        yield Execute(queries.release_lease, {"task_id": task_id, "attempt": attempt, "node": node})
     ).first()
     return None if row is None else record_from_row(row)
 

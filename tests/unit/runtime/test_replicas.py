@@ -8,6 +8,7 @@ SQLite writers take turns on the file's lock; two PostgreSQL transactions lock t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
+from mcptasks.core.errors import TaskError
 from mcptasks.core.model import Completed, ElicitResult, Outcome, TaskRecord
 from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
@@ -33,6 +35,8 @@ RESULT = {"content": [{"type": "text", "text": "done"}]}
 Eventually = Callable[..., Awaitable[float]]
 #: How soon a change made through one replica must reach the other, in s (polling fallback: 1 s).
 CROSS_REPLICA_S = 0.5
+#: Trials of each race between the two replicas.
+RACE_TRIALS = 200
 
 
 @dataclass
@@ -156,8 +160,7 @@ async def test_concurrent_answers_on_two_replicas_never_leave_a_task_waiting_for
 ) -> None:
     a, b = replicas
     owner = owner_factory()
-    trials = 25
-    for _ in range(trials):
+    for _ in range(RACE_TRIALS):
         both_asked = asyncio.Event()
 
         async def asks_twice(ctx: TaskContext, both_asked: asyncio.Event = both_asked) -> Outcome:
@@ -193,7 +196,7 @@ async def test_finish_racing_a_cancel_from_the_other_replica_keeps_exactly_one_o
     a, b = replicas
     owner = owner_factory()
     outcomes: dict[TaskStatus, int] = {}
-    for _ in range(50):
+    for _ in range(RACE_TRIALS):
         release = asyncio.Event()
 
         async def gated(ctx: TaskContext, release: asyncio.Event = release) -> Outcome:
@@ -210,4 +213,39 @@ async def test_finish_racing_a_cancel_from_the_other_replica_keeps_exactly_one_o
         if finished.status is TaskStatus.COMPLETED:
             assert outcome is not None and outcome.result == RESULT  # a completion is never lost
         outcomes[finished.status] = outcomes.get(finished.status, 0) + 1
-    assert sum(outcomes.values()) == 50
+    assert sum(outcomes.values()) == RACE_TRIALS
+
+
+async def test_finish_racing_an_answer_from_the_other_replica_keeps_the_outcome(
+    replicas: tuple[Replica, Replica], owner_factory: Callable[..., Owner]
+) -> None:
+    # The tool stops waiting for its question and finishes while the answer arrives through B.
+    a, b = replicas
+    owner = owner_factory()
+    for _ in range(RACE_TRIALS):
+        asked, go = asyncio.Event(), asyncio.Event()
+
+        async def finishes_unanswered(
+            ctx: TaskContext, asked: asyncio.Event = asked, go: asyncio.Event = go
+        ) -> Outcome:
+            question = asyncio.ensure_future(ctx.elicit("first?", SCHEMA))
+            await asyncio.sleep(0)
+            asked.set()
+            await go.wait()
+            question.cancel()
+            return Completed(RESULT)
+
+        record = await create(a, owner, finishes_unanswered)
+        await asyncio.wait_for(asked.wait(), 5)
+
+        async def answer_through_b(task_id: str = record.task_id) -> None:
+            with contextlib.suppress(TaskError):  # too late: the task is terminal
+                await b.manager.answer(owner, task_id, {"input-1": ACCEPT})
+
+        go.set()
+        await answer_through_b()
+        finished, outcome = await asyncio.wait_for(a.manager.wait_terminal(owner, record.task_id), 5)
+        assert finished.status is TaskStatus.COMPLETED, finished.status_message
+        assert outcome is not None and outcome.result == RESULT
+        after = await b.manager.get(owner, record.task_id)
+        assert after.status is TaskStatus.COMPLETED

@@ -27,6 +27,7 @@ from mcptasks.core.model import (
     Outcome,
     RecoveryPolicy,
     TaskRecord,
+    utcnow,
 )
 from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
@@ -557,7 +558,9 @@ async def test_stop_keeps_a_waiting_task_parked_and_releases_its_lease(
     assert found is not None
     record, outcome = found
     assert record.status is TaskStatus.INPUT_REQUIRED and outcome is None
-    assert record.lease_node is None and record.lease_expires_at is None
+    # Released: no node holds it, and the lease reads as run out from the stop on (recovery's query).
+    assert record.lease_node is None
+    assert record.lease_expires_at is not None and record.lease_expires_at <= utcnow()
     assert record.attempt == 1
     assert [r.key for r in await store.outstanding_inputs(owner, task.task_id)] == ["input-1"]
     assert await history(store, task.task_id) == [(TaskStatus.WORKING, 1), (TaskStatus.INPUT_REQUIRED, 1)]

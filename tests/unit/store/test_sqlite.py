@@ -188,7 +188,7 @@ async def test_another_process_writing_is_noticed(db_url: URL, tmp_path: Path) -
     await first.open()
     await second.open()
     noticed: list[bool] = []
-    first.on_external_change(lambda: noticed.append(True))
+    first.on_external_change(lambda task_id: noticed.append(task_id is None))
     try:
         assert first.check_external_changes() is False
         record = _record()
