@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -135,14 +136,18 @@ async def test_2025_rerun_task_parked_at_a_stop_is_answered_by_its_principal_fro
         await trail.mark("SIGINT: server stops")
         trail.probe = db_status(server, task_id)  # the old session dies with the server
         code = await asyncio.to_thread(server.stop, STOP_LIMIT_S)
+        stopped_at = datetime.now(UTC)
         assert code == 0, f"the server did not stop cleanly (exit code {code}):\n{server.stderr()}"
         await trail.mark("server stopped; status read from the database")
 
-        # Still parked, its lease released, the question outstanding; nothing failed.
+        # Still parked, its lease released, the question outstanding; nothing failed. A released lease
+        # keeps the time it was released (SQLite text, UTC): no later than the stop.
         at_stop = server.task_row(task_id)
         assert at_stop is not None
         assert at_stop["status"] == "input_required", at_stop
-        assert at_stop["lease_node"] is None and at_stop["lease_expires_at"] is None, at_stop
+        assert at_stop["lease_node"] is None and at_stop["lease_expires_at"] is not None, at_stop
+        released = datetime.fromisoformat(at_stop["lease_expires_at"]).replace(tzinfo=UTC)
+        assert released <= stopped_at, at_stop
         assert at_stop["attempt"] == 1, at_stop
         assert [(r["request_key"], r["response"]) for r in input_rows(server, task_id)] == [("input-1", None)]
 

@@ -12,8 +12,6 @@ ids, so all share the module's HTTP server.
 from __future__ import annotations
 
 import asyncio
-import json
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from support.clients import (
     Reply,
     StdioClient,
 )
-from support.db import task_events
+from support.db import input_rows, task_events
 from support.polling import get_task, sync_probe, until, wait_status, wait_terminal
 from support.process import RUNNER, HttpServer, server_config
 
@@ -55,34 +53,12 @@ QUESTION_WAIT_S = 5.0
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def input_rows(db: Path, task_id: str) -> list[dict[str, Any]]:
-    """The task's `task_input_requests` rows in the order asked (JSON columns decoded)."""
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    connection.row_factory = sqlite3.Row
-    try:
-        rows = [
-            dict(row)
-            for row in connection.execute(
-                "SELECT request_key, method, params, created_at, response, answered_at "
-                "FROM task_input_requests WHERE task_id = ? ORDER BY created_at, request_key",
-                (task_id,),
-            )
-        ]
-    finally:
-        connection.close()
-    for row in rows:
-        for column in ("params", "response"):
-            if row[column] is not None:
-                row[column] = json.loads(row[column])
-    return rows
-
-
-def history(db: Path, task_id: str) -> list[tuple[str | None, str]]:
+def history(db: Path | str, task_id: str) -> list[tuple[str | None, str]]:
     """The task's status changes `(from, to)`, oldest first."""
     return [(source, target) for source, target, _ in task_events(db, task_id)]
 
 
-async def wait_answered(db: Path, task_id: str, key: str) -> dict[str, Any]:
+async def wait_answered(db: Path | str, task_id: str, key: str) -> dict[str, Any]:
     """Poll the database until the answer to `key` is stored; return its row."""
 
     async def probe() -> dict[str, Any] | None:
@@ -174,13 +150,14 @@ StdioFactory = Callable[..., Awaitable[StdioClient]]
 
 
 @pytest.fixture
-async def stdio_server(tmp_path: Path) -> AsyncIterator[StdioFactory]:
-    """Start stdio server processes on `tmp_path/tasks.db`, initialized with `LEGACY_ASKABLE`."""
+async def stdio_server(server_db: Path | str, tmp_path: Path) -> AsyncIterator[StdioFactory]:
+    """Start stdio server processes on the test's database (`server_db`), initialized with
+    `LEGACY_ASKABLE`."""
     clients: list[StdioClient] = []
 
     async def start() -> StdioClient:
         log = tmp_path / f"stdio-{len(clients)}.log"
-        client = await StdioClient.start(RUNNER, server_config(tmp_path / "tasks.db"), log)
+        client = await StdioClient.start(RUNNER, server_config(server_db), log)
         clients.append(client)
         client.auto_answer = False
         await client.initialize(capabilities=LEGACY_ASKABLE)
@@ -419,7 +396,7 @@ async def test_2025_cancel_while_input_required_stops_the_tool(
 
 
 async def test_2025_stdio_question_and_status_changes_go_through_the_pipe(
-    stdio_server: StdioFactory, tmp_path: Path
+    stdio_server: StdioFactory, server_db: Path | str
 ) -> None:
     client = await stdio_server()
     task_id = await legacy_start(client, "elicit_once", {"filename": "pipe.log"})
@@ -438,11 +415,11 @@ async def test_2025_stdio_question_and_status_changes_go_through_the_pipe(
         "notifications/tasks/status", lambda p: p.get("taskId") == task_id and p["status"] == "completed"
     )
     assert status_sequence(client.notifications.items, task_id) == ["input_required", "working", "completed"]
-    assert history(tmp_path / "tasks.db", task_id) == ANSWERED_HISTORY
+    assert history(server_db, task_id) == ANSWERED_HISTORY
 
 
 async def test_2025_stdio_sampling_question_answered_with_a_create_message_result(
-    stdio_server: StdioFactory, tmp_path: Path
+    stdio_server: StdioFactory, server_db: Path | str
 ) -> None:
     client = await stdio_server()
     task_id = await legacy_start(client, "sample_once", {"prompt": "Say hi"})
@@ -465,7 +442,7 @@ async def test_2025_stdio_sampling_question_answered_with_a_create_message_resul
     )
     result = await client.call("tasks/result", {"taskId": task_id})
     assert text_of(result) == "test-model-1: hi there"
-    (row,) = input_rows(tmp_path / "tasks.db", task_id)
+    (row,) = input_rows(server_db, task_id)
     assert row["method"] == "sampling/createMessage"
     assert row["response"]["model"] == "test-model-1"
     assert row["answered_at"] is not None

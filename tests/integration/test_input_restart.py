@@ -13,15 +13,17 @@ tests run their own servers.
 The 2026-07-28 tasks are anonymous, hence capability-owned: the same id is readable and answerable
 after the restart. A 2025-11-25 task belongs to its session, which dies with the server, so after a
 restart its status is read from the database.
+
+The database is read directly with `support.db` (SQLite or PostgreSQL, same rows): timestamps
+come back as aware UTC datetimes on both engines.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ import pytest_asyncio
 
 from support.apps import CONFIRM_SCHEMA
 from support.clients import TASKS_EXTENSION, LegacyHttpClient, ModernHttpClient, RpcError
-from support.db import row_counts, task_rows
+from support.db import input_rows, query, row_counts, task_rows
 from support.polling import StatusTrail, get_task, sync_probe, until, wait_gone, wait_status, wait_terminal
 from support.process import TEST_LEASES, HttpServer
 
@@ -56,18 +58,9 @@ ServerFactory = Callable[..., HttpServer]
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _query(db: Path, sql: str, *args: Any) -> list[dict[str, Any]]:
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    connection.row_factory = sqlite3.Row
-    try:
-        return [dict(row) for row in connection.execute(sql, args)]
-    finally:
-        connection.close()
-
-
-def events(db: Path, task_id: str) -> list[dict[str, Any]]:
+def events(db: Path | str, task_id: str) -> list[dict[str, Any]]:
     """The task's `task_events` rows, oldest first."""
-    return _query(
+    return query(
         db,
         "SELECT from_status, to_status, attempt, message FROM task_events "
         "WHERE task_id = ? ORDER BY event_id",
@@ -75,22 +68,7 @@ def events(db: Path, task_id: str) -> list[dict[str, Any]]:
     )
 
 
-def input_rows(db: Path, task_id: str) -> list[dict[str, Any]]:
-    """The task's `task_input_requests` rows in the order asked (JSON columns decoded)."""
-    rows = _query(
-        db,
-        "SELECT request_key, method, params, created_at, response, answered_at "
-        "FROM task_input_requests WHERE task_id = ? ORDER BY created_at, request_key",
-        task_id,
-    )
-    for row in rows:
-        for column in ("params", "response"):
-            if row[column] is not None:
-                row[column] = json.loads(row[column])
-    return rows
-
-
-def stored(db: Path, task_id: str) -> dict[str, Any]:
+def stored(db: Path | str, task_id: str) -> dict[str, Any]:
     return task_rows(db, task_id)[task_id]
 
 
@@ -102,7 +80,7 @@ def question(message: str) -> dict[str, Any]:
     }
 
 
-def transcript(title: str, trail: StatusTrail, db: Path, task_id: str) -> str:
+def transcript(title: str, trail: StatusTrail, db: Path | str, task_id: str) -> str:
     """The transcript printed by each test (visible with `pytest -s`)."""
     lines = [f"=== transcript: {title} (task {task_id})", "statuses seen by polling:"]
     lines += [f"  {line}" for line in trail.lines()]
@@ -118,7 +96,7 @@ def transcript(title: str, trail: StatusTrail, db: Path, task_id: str) -> str:
     return "\n".join(lines)
 
 
-def db_status(db: Path, task_id: str) -> Callable[[], Any]:
+def db_status(db: Path | str, task_id: str) -> Callable[[], Any]:
     """A trail probe reading the status straight from the database ("gone" once deleted)."""
 
     async def probe() -> str | None:
@@ -184,12 +162,13 @@ class Modern:
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[ServerFactory]:
-    """Make `HttpServer`s on `tmp_path/tasks.db` (`servers(retention=...)`); all stopped after."""
+def servers(server_db: Path | str, tmp_path: Path) -> Iterator[ServerFactory]:
+    """Make `HttpServer`s on the test's database, `server_db` (`servers(retention=...)`); all stopped
+    after."""
     started: list[HttpServer] = []
 
     def make(**options: Any) -> HttpServer:
-        server = HttpServer(tmp_path / "tasks.db", tmp_path / "server.log", **options)
+        server = HttpServer(server_db, tmp_path / "server.log", **options)
         started.append(server)
         return server.start()
 
@@ -211,9 +190,12 @@ async def clients() -> AsyncIterator[list[Modern]]:
             await client.aclose()
 
 
-def assert_parked_without_lease(row: dict[str, Any], attempt: int) -> None:
+def assert_parked_without_lease(row: dict[str, Any], attempt: int, *, stopped_at: datetime) -> None:
+    """Still parked, its lease released by the stop: no node holds it, and it expired no later than
+    the stop (a released lease keeps the time it was released), so the next start may take it."""
     assert row["status"] == "input_required", row
-    assert row["lease_node"] is None and row["lease_expires_at"] is None, row
+    assert row["lease_node"] is None, row
+    assert row["lease_expires_at"] is not None and row["lease_expires_at"] <= stopped_at, row
     assert row["attempt"] == attempt, row
 
 
@@ -238,9 +220,11 @@ class Parked:
 class Restarted:
     """The state after the stop and restart: the database, the new server and its client."""
 
-    db: Path
+    db: Path | str
     server: HttpServer
     client: Modern
+    #: When the first server had exited (after its graceful stop), by this process's clock.
+    stopped_at: datetime
     #: elicit_once_rerun, elicit_once (fail), elicit_in_turn_rerun (input-1 answered), 2025 rerun.
     rerun: Parked
     fail: Parked
@@ -257,15 +241,17 @@ async def _park(client: Modern, directory: Path, name: str, arguments: dict[str,
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def restarted(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Restarted]:
-    """Park four tasks, stop the server with SIGINT, start a new one on the same database file.
+async def restarted(
+    module_db: Path | str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Restarted]:
+    """Park four tasks, stop the server with SIGINT, start a new one on the same database.
 
     The parked tasks: a rerun tool and a fail tool asking once (2026-07-28), a rerun tool asking
     twice in turn whose first question is answered before the stop (2026-07-28), and a rerun tool
     of a 2025-11-25 session. One lifecycle for all four keeps the suite fast.
     """
     directory = tmp_path_factory.mktemp("parked")
-    db, log = directory / "tasks.db", directory / "server.log"
+    db, log = module_db, directory / "server.log"
     first = HttpServer(db, log).start()
     second: HttpServer | None = None
     parked: list[Parked] = []
@@ -310,6 +296,7 @@ async def restarted(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[R
             for task in parked:
                 await task.trail.mark("SIGINT: server stops")
             code = await asyncio.to_thread(first.stop, STOP_LIMIT_S)
+            stopped_at = datetime.now(UTC)
             assert code == 0, f"the server did not stop cleanly (exit code {code}):\n{first.log()}"
             for task in parked:
                 task.trail.note("server stopped")
@@ -328,7 +315,7 @@ async def restarted(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[R
         # The 2025-11-25 session died with the server: its task is read from the database.
         legacy.trail.probe = db_status(db, legacy.task_id)
         await legacy.trail.mark(RESTARTED + "; the session is gone: status read from the database")
-        yield Restarted(db, second, client, rerun, fail, in_turn, legacy)
+        yield Restarted(db, second, client, stopped_at, rerun, fail, in_turn, legacy)
     finally:
         for task in parked:
             await task.trail.stop()
@@ -347,7 +334,7 @@ async def test_rerun_tool_parked_at_a_stop_runs_again_and_completes_with_the_ans
     task_id = task.task_id
     assert task.listed_before == {"input-1": question("Delete keep.txt?")}
     # At the stop: still parked, lease released, question outstanding; nothing failed or answered.
-    assert_parked_without_lease(task.row_at_stop, attempt=1)
+    assert_parked_without_lease(task.row_at_stop, attempt=1, stopped_at=restarted.stopped_at)
     assert [r["response"] for r in task.inputs_at_stop] == [None]
 
     # Recovery at start-up claimed it as attempt 2; the question is listed exactly as before.
@@ -392,7 +379,7 @@ async def test_rerun_tool_parked_at_a_stop_runs_again_and_completes_with_the_ans
 async def test_fail_tool_parked_at_a_stop_is_failed_at_the_next_start(restarted: Restarted) -> None:
     db, client, task = restarted.db, restarted.client, restarted.fail
     task_id = task.task_id
-    assert_parked_without_lease(task.row_at_stop, attempt=1)
+    assert_parked_without_lease(task.row_at_stop, attempt=1, stopped_at=restarted.stopped_at)
     assert [r["response"] for r in task.inputs_at_stop] == [None]
 
     # Failed during start-up, before the server took requests: the first read after it saw it.
@@ -432,7 +419,7 @@ async def test_rerun_reuses_the_answer_given_before_the_stop_and_asks_only_the_n
     db, client, task = restarted.db, restarted.client, restarted.in_turn
     task_id = task.task_id
     assert task.listed_before == {"input-2": question("Second question?")}
-    assert_parked_without_lease(task.row_at_stop, attempt=1)
+    assert_parked_without_lease(task.row_at_stop, attempt=1, stopped_at=restarted.stopped_at)
     answered = task.inputs_at_stop[0]
     assert answered["request_key"] == "input-1" and answered["answered_at"] is not None
 
@@ -490,7 +477,7 @@ async def test_2025_rerun_tool_parked_at_a_stop_stays_parked_for_its_session(res
     still waiting; but its owner, the session, died with the server, so no new session sees it."""
     db, task = restarted.db, restarted.legacy
     task_id = task.task_id
-    assert_parked_without_lease(task.row_at_stop, attempt=1)
+    assert_parked_without_lease(task.row_at_stop, attempt=1, stopped_at=restarted.stopped_at)
     row = await until(
         sync_probe(lambda: stored(db, task_id)),
         lambda r: r["attempt"] == 2 and r["lease_node"] is not None,
@@ -530,11 +517,11 @@ async def test_2025_rerun_tool_parked_at_a_stop_stays_parked_for_its_session(res
 
 
 async def test_rerun_tool_parked_when_the_server_is_killed_is_parked_again_after_its_lease(
-    servers: ServerFactory, clients: list[Modern], tmp_path: Path
+    servers: ServerFactory, clients: list[Modern], server_db: Path | str, tmp_path: Path
 ) -> None:
     """kill -9: nothing is written at the crash; the dead node's lease runs out, then attempt 2
     parks again on the stored question and is answerable."""
-    db, marker = tmp_path / "tasks.db", tmp_path / "notes"
+    db, marker = server_db, tmp_path / "notes"
     server = servers()
     client = Modern(server)
     clients.append(client)
@@ -592,9 +579,9 @@ async def test_rerun_tool_parked_when_the_server_is_killed_is_parked_again_after
 
 
 async def test_parked_task_past_its_ttl_is_failed_visibly_then_deleted(
-    servers: ServerFactory, clients: list[Modern], tmp_path: Path
+    servers: ServerFactory, clients: list[Modern], server_db: Path | str, tmp_path: Path
 ) -> None:
-    db, marker = tmp_path / "tasks.db", tmp_path / "notes"
+    db, marker = server_db, tmp_path / "notes"
     server = servers(
         retention={
             "default_ttl_ms": PARKED_TTL_MS,

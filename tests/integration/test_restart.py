@@ -5,7 +5,7 @@ a task that was running is not left `working` forever but `failed` as interrupte
 
 Owners: 2026-07-28 anonymous tasks are capability-owned, so the same ids are readable after the
 restart; 2025-11-25 tasks belong to a session that does not survive the restart, so they are checked
-in the database file itself (and are "Task not found" to any new session).
+in the database itself (and are "Task not found" to any new session).
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ ServerFactory = Callable[[], HttpServer]
 
 
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[ServerFactory]:
-    """Make `HttpServer`s on `tmp_path/tasks.db`; every one is stopped after the test."""
+def servers(server_db: Path | str, tmp_path: Path) -> Iterator[ServerFactory]:
+    """Make `HttpServer`s on the test's database (`server_db`); every one is stopped after the test."""
     started: list[HttpServer] = []
 
     def make() -> HttpServer:
-        server = HttpServer(tmp_path / "tasks.db", tmp_path / "server.log")
+        server = HttpServer(server_db, tmp_path / "server.log")
         started.append(server)
         return server.start()
 
@@ -51,9 +51,9 @@ def servers(tmp_path: Path) -> Iterator[ServerFactory]:
 
 
 async def test_graceful_stop_fails_running_tasks_and_keeps_the_rest(
-    servers: ServerFactory, tmp_path: Path
+    servers: ServerFactory, server_db: Path | str, tmp_path: Path
 ) -> None:
-    db = tmp_path / "tasks.db"
+    db = server_db
     marker = tmp_path / "counter"
     server = servers()
     modern = ModernHttpClient(server.base_url)
@@ -90,7 +90,7 @@ async def test_graceful_stop_fails_running_tasks_and_keeps_the_rest(
     # The shutdown grace (1 s) and the hard cancel bound the stop.
     assert time.monotonic() - started < 10
 
-    # Failed by the stopping server itself, before any restart: straight from the file.
+    # Failed by the stopping server itself, before any restart: straight from the database.
     stored = task_rows(db, completed, running, legacy_done, legacy_running)
     for task_id in (running, legacy_running):
         assert stored[task_id]["status"] == "failed", stored[task_id]
@@ -136,9 +136,9 @@ async def test_graceful_stop_fails_running_tasks_and_keeps_the_rest(
 
 
 async def test_crash_leaves_a_lease_that_recovery_fails_as_interrupted(
-    servers: ServerFactory, tmp_path: Path
+    servers: ServerFactory, server_db: Path | str, tmp_path: Path
 ) -> None:
-    db = tmp_path / "tasks.db"
+    db = server_db
     marker = tmp_path / "counter"
     server = servers()
     modern = ModernHttpClient(server.base_url)
@@ -189,12 +189,12 @@ async def test_crash_leaves_a_lease_that_recovery_fails_as_interrupted(
 
 
 async def test_graceful_stop_does_not_wait_for_connected_clients(
-    servers: ServerFactory, tmp_path: Path
+    servers: ServerFactory, server_db: Path | str, tmp_path: Path
 ) -> None:
     """Ctrl-C while a 2025-11-25 client is connected: its standalone GET stream is open and a
     `tasks/result` is pending on a running task. The server still stops within its grace period
     and fails the running task as interrupted."""
-    db = tmp_path / "tasks.db"
+    db = server_db
     marker = tmp_path / "counter"
     server = servers()
     client = LegacyHttpClient(server.base_url)

@@ -1,7 +1,7 @@
 """Tasks over stdio (newline-delimited JSON-RPC on a server subprocess's stdin/stdout).
 
 The connection is the session on stdio: its tasks belong to it, and a second process on the same
-database file (a second connection) cannot see them.
+database (a second connection) cannot see them.
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ StdioFactory = Callable[..., Awaitable[StdioClient]]
 
 
 @pytest.fixture
-async def stdio_server(tmp_path: Path) -> AsyncIterator[StdioFactory]:
-    """Start stdio server processes on `tmp_path/tasks.db` (`await stdio_server()`); all stopped after."""
+async def stdio_server(server_db: Path | str, tmp_path: Path) -> AsyncIterator[StdioFactory]:
+    """Start stdio server processes on the test's database, `server_db` (`await stdio_server()`); all
+    stopped after."""
     clients: list[StdioClient] = []
 
-    async def start(db: Path | None = None) -> StdioClient:
+    async def start() -> StdioClient:
         log = tmp_path / f"stdio-{len(clients)}.log"
-        client = await StdioClient.start(RUNNER, server_config(db or tmp_path / "tasks.db"), log)
+        client = await StdioClient.start(RUNNER, server_config(server_db), log)
         clients.append(client)
         return client
 
@@ -155,12 +156,11 @@ async def test_a_second_connection_cannot_see_the_first_ones_tasks(
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 async def test_signal_stops_the_process_and_fails_running_tasks(
-    stdio_server: StdioFactory, tmp_path: Path, signum: signal.Signals
+    stdio_server: StdioFactory, server_db: Path | str, tmp_path: Path, signum: signal.Signals
 ) -> None:
     """Ctrl-C / SIGTERM of a stdio server whose client keeps stdin open (as a terminal does)."""
-    db = tmp_path / "tasks.db"
     marker = tmp_path / "counter"
-    client = await stdio_server(db)
+    client = await stdio_server()
     await client.initialize()
     task_id = (
         await client.call(
@@ -181,7 +181,7 @@ async def test_signal_stops_the_process_and_fails_running_tasks(
     except TimeoutError:
         code = None
     elapsed = time.monotonic() - started
-    stored = task_rows(db, task_id)[task_id]
+    stored = task_rows(server_db, task_id)[task_id]
     assert code == 0, (
         f"{signum.name} did not end the stdio server within {STOP_LIMIT_S}s (exit code {code}); "
         f"the task was meanwhile {stored['status']!r} ({stored['status_message']!r})"

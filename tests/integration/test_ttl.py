@@ -25,11 +25,11 @@ EXPIRED_KEEP_S = 1.5
 
 
 @pytest.fixture(scope="module")
-def ttl_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+def ttl_server(module_db: Path | str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
     """A server whose sweeper runs every 0.2 s and keeps expired-while-running tasks 1.5 s."""
     directory = tmp_path_factory.mktemp("ttl-server")
     server = HttpServer(
-        directory / "tasks.db",
+        module_db,
         directory / "server.log",
         retention={"sweep_interval_s": 0.2, "expired_keep_s": EXPIRED_KEEP_S},
     ).start()

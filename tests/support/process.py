@@ -2,6 +2,8 @@
 
 Servers run `runner.py` (the test app) with `sys.executable`, log to a file in the test's tmp
 directory, and are always stopped: SIGINT (the server's graceful stop), then SIGKILL after a timeout.
+Their database (`db`) is a SQLite file path or a `postgresql://` URL; either is handed to
+`TaskServer.configure(db=...)` as given, so a restarted server opens the same database.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ def free_port() -> int:
 
 
 def server_config(
-    db: Path, *, leases: dict[str, Any] | None = None, retention: dict[str, Any] | None = None
+    db: Path | str, *, leases: dict[str, Any] | None = None, retention: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The runner's config (without transport/port)."""
+    """The runner's config (without transport/port); `db` is a SQLite file path or a PostgreSQL URL."""
     return {"db": str(db), "leases": {**TEST_LEASES, **(leases or {})}, "retention": retention or {}}
 
 
@@ -49,7 +51,7 @@ class HttpServer:
 
     def __init__(
         self,
-        db: Path,
+        db: Path | str,
         log_path: Path,
         *,
         leases: dict[str, Any] | None = None,

@@ -1,8 +1,8 @@
 """Run the test app (`apps.server`) in this process: `python runner.py CONFIG_JSON`.
 
-CONFIG_JSON keys: `transport` ("http" | "stdio"), `port` (http), `db` (file path), `leases` and
-`retention` (keyword arguments of `Leases` / `Retention`). SIGINT and SIGTERM ask the server to stop
-(running tasks then get the shutdown grace).
+CONFIG_JSON keys: `transport` ("http" | "stdio"), `port` (http), `db` (a SQLite file path or a
+`postgresql://` URL), `leases` and `retention` (keyword arguments of `Leases` / `Retention`). SIGINT
+and SIGTERM ask the server to stop (running tasks then get the shutdown grace).
 """
 
 from __future__ import annotations
