@@ -97,6 +97,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scale", action="store_true", help="also run W3/W4 (long: fills the store)")
     p.add_argument("--quick", action="store_true", help="fewer tasks and shorter windows: a smoke run")
     p.add_argument("--repeat", type=int, default=1, help="repetitions of everything (default 1)")
+    p.add_argument(
+        "--replicas",
+        default="1",
+        help="W1 on PostgreSQL with this many `mcptasks serve` processes on one database, "
+        "comma-separated (e.g. 1,2,3; clients spread over them); default 1",
+    )
     p.add_argument("--out", type=Path, help="write every raw result to this file as JSON lines")
 
     w1 = p.add_argument_group("W1 lifecycle")
@@ -150,6 +156,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"{label}: {', '.join(unknown) or 'none given'}; choose from {', '.join(allowed)}")
     args.lifecycles = [_lifecycle_config(item, args, p) for item in _csv(args.w1_configs)]
     args.pollers = [int(c) for c in _csv(args.w2_concurrency)]
+    if not all(n.isdigit() and int(n) >= 1 for n in _csv(args.replicas)):
+        p.error(f"--replicas: {args.replicas!r} is not a list of counts")
+    args.replica_counts = [int(n) for n in _csv(args.replicas)]
+    if args.replica_counts != [1] and "pg" not in args.engine_list:
+        p.error("--replicas needs PostgreSQL (--pg or --only-pg): replicas share one database")
     args.checkpoint_list = tuple(sorted({int(c) for c in _csv(args.checkpoints)}))
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
@@ -215,7 +226,8 @@ class Bench:
                             )
                         )
 
-                    await self._on(who, measure)
+                    for replicas in self.args.replica_counts if who == "pg" else [1]:
+                        await self._on(who, measure, replicas=replicas)
 
     async def _w2(self, repeat: int) -> None:
         for wire in self.args.wires:
@@ -254,14 +266,15 @@ class Bench:
 
                 await self._on(engine, measure)
 
-    async def _on(self, who: str, measure: Callable[[Target], Awaitable[None]]) -> None:
-        """Run `measure` on the floor, or on a fresh mcptasks with engine `who`, then stop it."""
+    async def _on(self, who: str, measure: Callable[[Target], Awaitable[None]], *, replicas: int = 1) -> None:
+        """Run `measure` on the floor, or on a fresh mcptasks with engine `who` (`replicas`
+        processes on one database), then stop it."""
         if who == "floor":
             assert self.floor is not None
             await measure(self.floor)
             return
         first = len(self.results)
-        target = await start_mcptasks(who, self.workdir, self.pg)
+        target = await start_mcptasks(who, self.workdir, self.pg, replicas=replicas)
         try:
             await measure(target)
         finally:
@@ -270,7 +283,8 @@ class Bench:
 
     def _check_log(self, target: Target, code: int | None, results: list[Result]) -> None:
         """Report what the server logged beyond a normal start and stop; errors count as errors."""
-        lines = [line for line in target.log().splitlines() if line.strip() and not EXPECTED_LOG.search(line)]
+        logs = "\n".join(server.log() for server in [target, *target.replicas])
+        lines = [line for line in logs.splitlines() if line.strip() and not EXPECTED_LOG.search(line)]
         if code != 0:
             lines.append(f"server exit status {code}")
         if not lines or not results:

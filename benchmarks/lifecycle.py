@@ -106,7 +106,7 @@ async def run_lifecycle(
     """
     errors = ErrorLog(f"W1 {config.label} {wire} {target.name}/{target.engine}")
     result = Result("W1", config.label, wire, target.engine, target.name, repeat)
-    clients = [new_client(wire, target.host, target.port) for _ in range(config.concurrency)]
+    clients = [new_client(wire, *target.endpoint(i)) for i in range(config.concurrency)]
     tally = _Tally()
     try:
         opened = await asyncio.gather(*(c.open() for c in clients), return_exceptions=True)

@@ -29,7 +29,7 @@ class CpuWindow:
 
     #: Wall-clock length of the window.
     wall_s: float
-    #: The server process, all threads.
+    #: The server process (and its replicas), all threads.
     server_s: float
     #: This benchmark process (the load generator).
     client_s: float
@@ -49,13 +49,13 @@ class CpuMeter:
         """Open the window."""
         self._db = await self._db_cpu()
         self._wall = time.perf_counter()
-        self._server = cpu_seconds(self.target.pid)
+        self._server = self._server_cpu()
         self._client = self_cpu_seconds()
 
     async def stop(self) -> CpuWindow:
         """Close the window and return what was used in it."""
         wall = time.perf_counter() - self._wall
-        server = cpu_seconds(self.target.pid) - self._server
+        server = self._server_cpu() - self._server
         client = self_cpu_seconds() - self._client
         db_s: float | None = None
         if self.target.pg_database is not None:
@@ -64,6 +64,9 @@ class CpuMeter:
             end = await self._db_cpu()
             db_s = sum(used - self._db.get(pid, 0.0) for pid, used in end.items())
         return CpuWindow(wall, server, client, db_s)
+
+    def _server_cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.target.pids)
 
     async def _db_cpu(self) -> dict[int, float]:
         target = self.target

@@ -49,11 +49,25 @@ class Target:
     #: The PostgreSQL database made for this start, dropped by `stop()`.
     pg_database: str | None = None
     pg_admin: PgAdmin | None = field(default=None, repr=False)
+    #: More `mcptasks serve` processes on the same database (replicas), each on its own port.
+    replicas: list[Target] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
         """The server's process id (the Python process serving HTTP)."""
         return self.proc.pid
+
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of this server and its replicas."""
+        return [self.pid, *(replica.pid for replica in self.replicas)]
+
+    def endpoint(self, client: int) -> tuple[str, int]:
+        """Where client number `client` connects: the replicas in turn, as a load balancer
+        spreading connections would."""
+        every = [self, *self.replicas]
+        chosen = every[client % len(every)]
+        return chosen.host, chosen.port
 
     def log(self) -> str:
         """What the server wrote to stderr so far."""
@@ -102,10 +116,13 @@ async def _wait_accepting(target: Target) -> None:
     raise RuntimeError(f"{target.name} did not listen within {START_TIMEOUT_S:g} s:\n{target.log()[-3000:]}")
 
 
-async def start_mcptasks(engine: str, workdir: Path, pg_admin: PgAdmin | None = None) -> Target:
+async def start_mcptasks(
+    engine: str, workdir: Path, pg_admin: PgAdmin | None = None, *, replicas: int = 1
+) -> Target:
     """Start `mcptasks serve` on the benchmark app with a fresh store and wait until it listens.
 
     `engine` is "sqlite" (a new file in `workdir`) or "pg" (a new database through `pg_admin`).
+    `replicas` > 1 starts that many processes on the one database (the first one migrates it).
     """
     database: str | None = None
     if engine == "sqlite":
@@ -117,12 +134,33 @@ async def start_mcptasks(engine: str, workdir: Path, pg_admin: PgAdmin | None = 
         db = pg_admin.url_of(database)
     else:
         raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
+    label = engine if replicas == 1 else f"{engine}*{replicas}"
+    target = await _serve("mcptasks", label, db, workdir, database, pg_admin)
+    try:
+        for number in range(2, replicas + 1):
+            replica = await _serve(f"mcptasks-{number}", label, db, workdir, None, None, "--no-migrate")
+            target.replicas.append(replica)
+    except BaseException:
+        await stop(target)
+        raise
+    return target
+
+
+async def _serve(
+    name: str,
+    label: str,
+    db: str,
+    workdir: Path,
+    database: str | None,
+    pg_admin: PgAdmin | None,
+    *extra: str,
+) -> Target:
     port = _free_port()
     mcptasks = Path(sys.executable).parent / "mcptasks"
     argv = [str(mcptasks), "serve", APP, "--db", db, "--transport", "http", "--host", "127.0.0.1"]
-    argv += ["--port", str(port)]
-    proc = _spawn("mcptasks", argv, workdir)
-    target = Target("mcptasks", engine, "127.0.0.1", port, proc, workdir, database, pg_admin)
+    argv += ["--port", str(port), *extra]
+    proc = _spawn(name, argv, workdir)
+    target = Target(name, label, "127.0.0.1", port, proc, workdir, database, pg_admin)
     try:
         await _wait_accepting(target)
     except BaseException:
@@ -147,8 +185,11 @@ async def start_floor(workdir: Path) -> Target:
 async def stop(target: Target) -> int | None:
     """Stop the target and drop its database; return its exit status.
 
-    SIGINT first (the CLI's graceful stop), SIGKILL after `STOP_GRACE_S` seconds.
+    SIGINT first (the CLI's graceful stop), SIGKILL after `STOP_GRACE_S` seconds. Replicas stop
+    first; the status is the first process's.
     """
+    for replica in target.replicas:
+        await stop(replica)
     proc = target.proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)

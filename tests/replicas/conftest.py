@@ -53,7 +53,8 @@ class Replica:
 
     name: str
     db: str
-    issuer: LocalIssuer
+    #: The OAuth issuer every replica trusts; None: no OAuth (anonymous callers).
+    issuer: LocalIssuer | None
     directory: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
@@ -87,13 +88,16 @@ class Replica:
             "500",
             "--poll-interval-ms",
             "200",
-            "--auth-issuer",
-            self.issuer.issuer,
-            "--auth-resource",
-            RESOURCE,
-            "--auth-jwks-uri",
-            self.issuer.jwks_uri,
         ]
+        if self.issuer is not None:
+            command += [
+                "--auth-issuer",
+                self.issuer.issuer,
+                "--auth-resource",
+                RESOURCE,
+                "--auth-jwks-uri",
+                self.issuer.jwks_uri,
+            ]
         with (self.directory / f"{self.name}.log").open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -133,7 +137,7 @@ class Replica:
 class Cluster:
     """Replicas on one database (see module docstring)."""
 
-    def __init__(self, db: str, issuer: LocalIssuer, directory: Path) -> None:
+    def __init__(self, db: str, issuer: LocalIssuer | None, directory: Path) -> None:
         self.db = db
         self.issuer = issuer
         self.directory = directory
@@ -176,6 +180,16 @@ def pg_database(postgres_server: PostgresServer) -> Iterator[URL]:
 @pytest.fixture
 def cluster(pg_database: URL, issuer: LocalIssuer, tmp_path: Path) -> Iterator[Cluster]:
     made = Cluster(database_url(pg_database), issuer, tmp_path)
+    try:
+        yield made
+    finally:
+        made.stop()
+
+
+@pytest.fixture
+def anonymous_cluster(pg_database: URL, tmp_path: Path) -> Iterator[Cluster]:
+    """Replicas without OAuth: 2026-07-28 tasks are reached by their id alone."""
+    made = Cluster(database_url(pg_database), None, tmp_path)
     try:
         yield made
     finally:

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 #: Client capabilities of a 2026-07-28 client that declares the tasks extension and elicitation.
 ASKABLE: dict[str, Any] = {"extensions": {TASKS_EXTENSION: {}}, "elicitation": {}}
 #: Trials of the latency measurements.
-TRIALS = 30
+TRIALS = 50
 
 
 def trace(path: Path) -> list[tuple[int, str, float]]:
@@ -152,6 +152,8 @@ async def test_a_killed_replicas_tasks_are_recovered_by_another_one_at_a_time(
     on_a, on_b = BearerModern(a.base_url, token), BearerModern(b.base_url, token)
     markers = [tmp_path / f"tick-{n}" for n in range(4)]
     task_ids = [await create_2026(on_a, "tick", {"path": str(marker)}) for marker in markers]
+    # A "fail" tool (the default `on_restart`): B fails it once A's lease ran out.
+    gated = await create_2026(on_a, "gate", {"path": str(tmp_path / "never"), "done": str(tmp_path / "d")})
     for marker in markers:
         await until(sync_probe(lambda m=marker: trace(m)), lambda lines: len(lines) > 2, what="ticking")
     a_pid = a.pid
@@ -175,7 +177,11 @@ async def test_a_killed_replicas_tasks_are_recovered_by_another_one_at_a_time(
         first_b = min(at for pid, _, at in lines if pid != a_pid)
         assert last_a < killed < first_b  # never two runners at once
         assert first_b - killed < LEASE_MS / 1000 + 5
+        print(f"killed A -> rerun on B after {(first_b - killed) * 1000:.0f} ms (lease {LEASE_MS} ms)")
         assert any(event == "start attempt=2" for pid, event, _ in lines if pid == b.pid)
+    failed = await wait_terminal(on_b, gated)
+    assert failed["status"] == "failed" and "interrupted" in failed["statusMessage"], failed
+    assert time.monotonic() - killed < LEASE_MS / 1000 + 5
     for task_id in task_ids:
         await on_b.call("tasks/cancel", {"taskId": task_id})
         assert (await wait_terminal(on_b, task_id))["status"] == "cancelled"
@@ -240,6 +246,7 @@ async def test_a_replica_cut_off_from_the_database_stops_its_tool_before_another
         task_id = await create_2026(on_a, "tick", {"path": str(marker)})
         await until(sync_probe(lambda: trace(marker)), lambda lines: len(lines) > 2, what="ticking")
         proxy.pause()  # A can no longer renew its lease
+        cut = time.monotonic()
         lines = await until(
             sync_probe(lambda: trace(marker)),
             lambda lines: any(pid == b.pid for pid, _, _ in lines),
@@ -251,7 +258,57 @@ async def test_a_replica_cut_off_from_the_database_stops_its_tool_before_another
         # A fenced itself: the tool saw its token fire (or was cancelled hard) before B began.
         assert any(event in ("stopped", "interrupted") for pid, event, _ in lines if pid == a.pid)
         assert max(a_lines) < first_b  # one runner at a time
+        print(
+            f"cut A off -> A's tool stopped after {(max(a_lines) - cut) * 1000:.0f} ms, "
+            f"B ran it after {(first_b - cut) * 1000:.0f} ms (lease {LEASE_MS} ms)"
+        )
         await on_b.call("tasks/cancel", {"taskId": task_id})
         proxy.resume()
         await on_a.aclose()
         await on_b.aclose()
+
+
+async def test_a_cancel_on_one_replica_is_notified_to_the_2025_session_on_another(
+    cluster: Cluster, token: str, tmp_path: Path
+) -> None:
+    a, b = cluster.start("a"), cluster.start("b")
+    on_a = await BearerLegacy(a.base_url, token).open(listen=True)
+    on_b = await BearerLegacy(b.base_url, token).open()
+    marker = tmp_path / "tick"
+    created = await on_a.call("tools/call", {"name": "tick", "arguments": {"path": str(marker)}, "task": {}})
+    task_id = created["task"]["taskId"]
+    await until(sync_probe(lambda: trace(marker)), lambda lines: len(lines) > 1, what="ticking")
+    await on_b.call("tasks/cancel", {"taskId": task_id})
+    # The session lives on A; the cancel was stored through B: A hears it and tells its session.
+    notified = await on_a.notifications.wait_for(
+        "notifications/tasks/status",
+        lambda params: params.get("taskId") == task_id and params.get("status") == "cancelled",
+        within_s=2,
+    )
+    assert notified["params"]["status"] == "cancelled"
+    await on_a.aclose()
+    await on_b.aclose()
+
+
+async def test_anonymous_2026_callers_reach_a_task_by_its_id_on_any_replica(
+    anonymous_cluster: Cluster, tmp_path: Path
+) -> None:
+    a, b = anonymous_cluster.start("a"), anonymous_cluster.start("b")
+    on_a, on_b = ModernHttpClient(a.base_url), ModernHttpClient(b.base_url)
+    echoed = await create_2026(on_a, "echo", {"text": "anonymous"})
+    final = await wait_terminal(on_b, echoed)
+    assert final["status"] == "completed" and final["result"]["content"][0]["text"] == "anonymous"
+    # Cancelled through B, the tool stops on A.
+    marker = tmp_path / "tick"
+    task_id = await create_2026(on_a, "tick", {"path": str(marker)})
+    await until(sync_probe(lambda: trace(marker)), lambda lines: len(lines) > 1, what="ticking")
+    await on_b.call("tasks/cancel", {"taskId": task_id})
+    lines = await until(
+        sync_probe(lambda: trace(marker)),
+        lambda lines: any(event == "stopped" for _, event, _ in lines),
+        what="the tool stopping",
+    )
+    assert {pid for pid, _, _ in lines} == {a.pid}
+    assert (await on_a.call("tasks/get", {"taskId": task_id}))["status"] == "cancelled"
+    await on_a.aclose()
+    await on_b.aclose()
