@@ -1,7 +1,9 @@
 """In-process fan-out of task changes: status pushes and the waiters of a task listen here.
 
 A notification on this bus is only a wake-up: listeners re-read the store (with the owner) before
-acting on anything. Replicas that do not share a process fall back to polling.
+acting on anything. Changes made by another process (a replica on PostgreSQL, another server on
+the same SQLite file) are published here by the executor, for the tasks this process has an
+interest in (`is_watched`): the others cost nothing.
 
 Waiting is scoped: `with bus.watching(task_id) as changed:` registers a waiter before the
 caller reads the store (so a change committed during the read still wakes it) and removes it on
@@ -59,6 +61,16 @@ class TaskBus:
         self._progress_listeners: list[ProgressListener] = []
         self._input_listeners: list[InputListener] = []
         self._waiters: dict[str, set[Changed]] = {}
+        self._interests: list[Callable[[str], bool]] = []
+
+    def add_interest(self, interested: Callable[[str], bool]) -> None:
+        """Register `interested(task_id)`: whether a listener keeps state about that task (a
+        notification channel, a poll's pacing), so changes made elsewhere must be published."""
+        self._interests.append(interested)
+
+    def is_watched(self, task_id: str) -> bool:
+        """Whether anyone here waits on `task_id` or keeps state about it."""
+        return task_id in self._waiters or any(interested(task_id) for interested in self._interests)
 
     def on_status(self, listener: StatusListener) -> None:
         """Call `listener(record)` after every committed status or status-message change."""

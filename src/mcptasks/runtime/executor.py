@@ -543,6 +543,8 @@ class Executor:
             if self._running and (self._rechecking is None or self._rechecking.done()):
                 self._rechecking = loop.create_task(self._recheck_running(), name="mcptasks.recheck_leases")
             return
+        if task_id not in self._running and not self.bus.is_watched(task_id):
+            return  # nothing here depends on it: no read (the store already forgot its view)
         if task_id not in self._refreshing:
             self._refreshing[task_id] = loop.create_task(self._refresh(task_id), name="mcptasks.refresh")
 

@@ -61,6 +61,7 @@ class TaskManager:
         self._polls: dict[str, _Poll] = {}
         # Only active tasks are remembered: a task that ends is forgotten at once.
         bus.on_status(self._ended)
+        bus.add_interest(self._polls.__contains__)
 
     async def create(
         self,

@@ -316,6 +316,7 @@ class TaskServer:
         await store.open()
         bus = TaskBus()
         bus.on_status(self._runtime.notifier.on_status)
+        bus.add_interest(self._runtime.notifier.has_channel)
         bus.on_progress(self._runtime.notifier.on_progress)
         bus.on_input(self._runtime.questions.on_input)
         executor = Executor(

@@ -85,6 +85,10 @@ class LegacyNotifier:
         """How many tasks have a channel now (the notifier's per-task state)."""
         return len(self._channels)
 
+    def has_channel(self, task_id: str) -> bool:
+        """Whether changes of `task_id` are pushed to a connection of this process."""
+        return task_id in self._channels
+
     def channel(self, task_id: str) -> Channel | None:
         """The live connection that created `task_id`, if any."""
         return self._channels.get(task_id)
