@@ -42,6 +42,7 @@ from mcptasks.runtime.options import Leases, Retention
 from mcptasks.server.auth import build_auth, protected_resource_metadata
 from mcptasks.server.extension import TasksExtension
 from mcptasks.server.inputs import LegacyQuestions
+from mcptasks.server.logs import install_redaction
 from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
 from mcptasks.server.notify import LegacyNotifier
 from mcptasks.server.owner import OwnerScope
@@ -200,6 +201,7 @@ class TaskServer:
             auth=auth,
         )
         self.state = ServerState.UNOPENED
+        install_redaction()  # the SDK logs session ids, the credential of a session without OAuth
         # log_level: MCPServer calls logging.basicConfig; the CLI configures logging before this,
         # and a library user keeps their own configuration, so ask for no more than warnings.
         self.mcp: MCPServer[Any] = MCPServer(
