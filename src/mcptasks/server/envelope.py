@@ -19,11 +19,11 @@ links), takes a request whose `id` has the wrong type for a notification (and an
 and on stdio drops every line it cannot parse without an answer, so the client waits forever.
 
 - HTTP: `EnvelopeGuard`, an ASGI app wrapped around the SDK's MCP endpoint, inside the bearer
-  guard (an unauthenticated request is refused before its body is read) and after the same
-  Host/Origin/Content-Type checks the SDK makes (`421`/`403`/`400` stay first). Bodies over the
-  SDK's size limit go to the SDK untouched, which answers 413.
+  guard (an unauthenticated request is refused before its body is read). A malformed body gets
+  the SDK's Host/Origin/Content-Type checks first (their `421`/`403`/`400` win), then HTTP 400
+  with the JSON-RPC error. Bodies over the SDK's size limit go to the SDK untouched (413).
 - stdio: `GuardedLines` stands between stdin and the SDK's reader; it answers a malformed line on
-  the transport's write stream and passes the others on.
+  the transport's write stream, skips blank lines and passes the others on (workaround 11).
 
 Spec: JSON-RPC 2.0 §4 (request object), §5 (response object), §5.1 (error codes); MCP
 2025-11-25 and 2026-07-28 basic protocol (messages, "Requests MUST include a string or integer

@@ -81,6 +81,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mcptasks.server.envelope import GuardedLines
+
 
 def connection_of(session: ServerSession) -> Connection:
     """The `Connection` behind a request's session (workaround 1)."""
@@ -222,8 +224,6 @@ async def run_stdio_guarded(mcp: MCPServer[Any]) -> None:
 
     As `MCPServer.run_stdio_async`, with stdin read through `envelope.GuardedLines`.
     """
-    from mcptasks.server.envelope import GuardedLines
-
     buffer, release = _claim_fd(0, sys.stdin, "rb", _open_stdin_diversion)
     try:
         lines = GuardedLines(anyio.wrap_file(_UnownedTextWrapper(buffer, encoding="utf-8", errors="replace")))
