@@ -2,6 +2,8 @@
 
 - The SQLite file a server creates, its `-wal` and its `-shm` are mode 0600 although the server
   runs under umask 022 (SQLite alone would make them 0644).
+- Streamable HTTP refuses a body over 4 MiB with 413, and on a loopback bind a foreign `Host`
+  with 421 and a foreign `Origin` with 403, on both wires, as the README says.
 - Two `mcptasks serve --log-level DEBUG` processes per engine, one without authentication and one
   with OAuth (opaque tokens checked by RFC 7662 introspection, so the server holds a client
   secret), each go through a full 2025-11-25 session (initialize, GET stream, a task, its result,
@@ -13,9 +15,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,14 @@ from tests.integration.conftest import new_database
 
 from auth.harness import AuthServer, BearerLegacy, BearerModern, introspection_args
 from auth.issuer import INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, LocalIssuer
-from support.clients import LegacyHttpClient, ModernHttpClient
+from support.clients import (
+    ACCEPT_BOTH,
+    LEGACY_VERSION,
+    MODERN_VERSION,
+    LegacyHttpClient,
+    ModernHttpClient,
+    envelope,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -101,6 +111,54 @@ async def test_the_database_file_and_its_wal_and_shm_are_private(
     db = Path(plain_server.db)
     files = [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
     assert {path.name: _mode(path) for path in files} == {path.name: "0o600" for path in files}
+
+
+#: The SDK's request body limit, in bytes (4 MiB), as the README states it.
+BODY_LIMIT_BYTES = 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize("version", [LEGACY_VERSION, MODERN_VERSION])
+async def test_an_oversized_body_and_a_foreign_host_or_origin_are_refused_as_the_readme_says(
+    plain_server: AuthServer, version: str
+) -> None:
+    headers = {"Accept": ACCEPT_BOTH, "Content-Type": "application/json", "MCP-Protocol-Version": version}
+    if version == MODERN_VERSION:
+        headers.update({"Mcp-Method": "tools/call", "Mcp-Name": "echo"})
+
+    def call(text: str) -> bytes:
+        params = {"name": "echo", "arguments": {"text": text}, "_meta": envelope(declare=False)}
+        return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}).encode()
+
+    overhead = len(call(""))
+    async with httpx.AsyncClient(timeout=60) as http:
+        # One byte over the limit: refused before it is parsed, whether declared or streamed.
+        over = call("x" * (BODY_LIMIT_BYTES - overhead + 1))
+        assert len(over) == BODY_LIMIT_BYTES + 1
+        response = await http.post(plain_server.url, content=over, headers=headers)
+        assert (response.status_code, response.text) == (413, "Request body too large")
+
+        async def streamed() -> AsyncIterator[bytes]:
+            for start in range(0, len(over), 65536):
+                yield over[start : start + 65536]
+
+        response = await http.post(plain_server.url, content=streamed(), headers=headers)
+        assert (response.status_code, response.text) == (413, "Request body too large")
+        if version == MODERN_VERSION:
+            # Exactly at the limit: served.
+            at_limit = call("x" * (BODY_LIMIT_BYTES - overhead))
+            assert len(at_limit) == BODY_LIMIT_BYTES
+            response = await http.post(plain_server.url, content=at_limit, headers=headers)
+            assert response.status_code == 200, response.text[:300]
+            assert response.json()["result"]["content"][0]["text"].startswith("echo: xxx")
+        # DNS rebinding, on a loopback bind: a foreign Host, a foreign Origin.
+        small = call("rebinding")
+        for extra, status, text in (
+            ({"Host": "attacker.example"}, 421, "Invalid Host header"),
+            ({"Host": f"attacker.example:{plain_server.port}"}, 421, "Invalid Host header"),
+            ({"Origin": "http://attacker.example"}, 403, "Invalid Origin header"),
+        ):
+            response = await http.post(plain_server.url, content=small, headers={**headers, **extra})
+            assert (response.status_code, response.text) == (status, text), extra
 
 
 async def _full_legacy_session(client: LegacyHttpClient) -> str:
