@@ -4,7 +4,8 @@
 
 - `GET /jwks` (and `/jwks/<label>`, the same keys, counted apart per server): the published
   signing keys (made in the test, RSA 2048); `add_key()` publishes a new `kid` at runtime (key
-  rotation); every fetch is recorded with its time (`jwks_fetches()`, `last_jwks_fetch()`).
+  rotation); every fetch is recorded with its time (`jwks_fetches()`, `last_jwks_fetch()`);
+  `jwks_delay_s[label]` makes one label's answers slow.
 - `POST /introspect`: RFC 7662. The caller must authenticate with HTTP Basic client credentials
   (`INTROSPECTION_CLIENT_ID`/`INTROSPECTION_CLIENT_SECRET`), else 401 `invalid_client`; the answer
   for a token is whatever the test put in `introspection` (token -> response), else
@@ -74,6 +75,8 @@ class LocalIssuer:
         self.extra_jwks: list[dict[str, Any]] = []
         #: `time.monotonic()` of every GET of a JWKS, by label (`/jwks/<label>`; "" for `/jwks`).
         self.jwks_fetch_times: dict[str, list[float]] = {}
+        #: Seconds a GET of `/jwks/<label>` takes before it answers (a slow issuer), by label.
+        self.jwks_delay_s: dict[str, float] = {}
         #: token -> the RFC 7662 answer for it.
         self.introspection: dict[str, dict[str, Any]] = {}
         #: Every POST /introspect: (client id it authenticated as or None, token asked about).
@@ -264,6 +267,9 @@ class LocalIssuer:
                 label = self.path[len("/jwks/") :] if self.path.startswith("/jwks/") else ""
                 with issuer._lock:
                     issuer.jwks_fetch_times.setdefault(label, []).append(time.monotonic())
+                    delay_s = issuer.jwks_delay_s.get(label, 0.0)
+                if delay_s:
+                    time.sleep(delay_s)  # this request's own thread (ThreadingHTTPServer)
                 self._send(200, issuer.jwks())
 
             def do_POST(self) -> None:

@@ -187,3 +187,13 @@ async def sample_once(prompt: str, task: TaskContext) -> str:
         [{"role": "user", "content": {"type": "text", "text": prompt}}], 64, systemPrompt="Be brief."
     )
     return f"{result['model']}: {result['content']['text']}"
+
+
+class Opaque:
+    """A value with no JSON form: the SDK would send its `repr`, memory address included."""
+
+
+@server.tool(task_support="optional")
+async def opaque_result(text: str = ""):  # no return annotation: no output schema
+    """Return a value that cannot be sent as JSON."""
+    return {"text": text, "value": Opaque()}

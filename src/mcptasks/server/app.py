@@ -40,8 +40,10 @@ from mcptasks.runtime.executor import Executor, Invoke
 from mcptasks.runtime.manager import TaskManager
 from mcptasks.runtime.options import Leases, Retention
 from mcptasks.server.auth import build_auth, protected_resource_metadata
+from mcptasks.server.envelope import guard_envelopes
 from mcptasks.server.extension import TasksExtension
 from mcptasks.server.inputs import LegacyQuestions
+from mcptasks.server.logs import install_redaction
 from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
 from mcptasks.server.notify import LegacyNotifier
 from mcptasks.server.owner import OwnerScope
@@ -54,6 +56,7 @@ from mcptasks.server.workarounds import (
     apply_auth,
     has_sdk_tool,
     refine_auth_routes,
+    run_stdio_guarded,
 )
 from mcptasks.store import migrate
 from mcptasks.store.engine import create_engines, database_url, describe_url, is_memory
@@ -200,6 +203,7 @@ class TaskServer:
             auth=auth,
         )
         self.state = ServerState.UNOPENED
+        install_redaction()  # the SDK logs session ids, the credential of a session without OAuth
         # log_level: MCPServer calls logging.basicConfig; the CLI configures logging before this,
         # and a library user keeps their own configuration, so ask for no more than warnings.
         self.mcp: MCPServer[Any] = MCPServer(
@@ -389,7 +393,7 @@ class TaskServer:
         and a process that wants to exit at once should leave with `os._exit` after cleanup.
         """
         async with self.lifespan():
-            serving = asyncio.ensure_future(self.mcp.run_stdio_async())
+            serving = asyncio.ensure_future(run_stdio_guarded(self.mcp))
             stopping = asyncio.ensure_future(self._stop_requested.wait())
             try:
                 await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -411,6 +415,7 @@ class TaskServer:
         app = self.mcp.streamable_http_app(host=host, streamable_http_path=path)
         if self.settings.auth is not None:
             refine_auth_routes(app, path, protected_resource_metadata(self.settings.auth))
+        guard_envelopes(app, path, self.mcp.session_manager)
         app.add_middleware(GetStreamTracker, streams=self._runtime.get_streams, path=path)
         app.add_middleware(ResponseModeMiddleware, path=path, answers_at_once=self._runtime.answers_at_once)
         answer_with_json_per_request(self.mcp)

@@ -22,6 +22,7 @@ from mcptasks.auth.config import HTTP_TIMEOUT_S, AuthConfig, VerifiedToken
 from mcptasks.auth.introspection import IntrospectionVerifier
 from mcptasks.auth.jwks import JWKSCache
 from mcptasks.auth.verifier import JWTVerifier
+from mcptasks.server.logs import redact_secret
 
 
 class Verifier(Protocol):
@@ -64,6 +65,7 @@ async def build_auth(config: AuthConfig, stack: AsyncExitStack) -> tuple[AuthSet
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=HTTP_TIMEOUT_S))
         verifier = JWTVerifier(config, JWKSCache(http, config.jwks_uri))
     else:
+        redact_secret(config.client_secret)
         client = AsyncOAuth2Client(
             client_id=config.client_id,
             client_secret=config.client_secret,

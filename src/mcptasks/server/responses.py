@@ -99,6 +99,8 @@ class ResponseModeMiddleware:
         if not isinstance(request, dict) or "id" not in request:
             return False
         method = request.get("method")
+        if not isinstance(method, str):
+            return False  # a malformed envelope: `envelope.EnvelopeGuard` answers it
         if method in NEVER_STREAMING:
             return True
         return method in ("tools/call", "tasks/result") and self._answers_at_once(request, modern)

@@ -22,9 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pydantic_core
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.types import Audio, Image
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import ValidationError
@@ -33,6 +35,7 @@ from mcptasks.core.errors import InvalidParams, TaskCancelled, TaskError
 from mcptasks.core.model import Completed, ErrorInfo, Failed, Outcome, RecoveryPolicy, TaskSupport
 from mcptasks.runtime.context import TaskContext
 from mcptasks.runtime.executor import CRASH_MESSAGE, Invoke
+from mcptasks.wire.params import describe_problem, field_of
 
 logger = logging.getLogger("mcptasks.server")
 
@@ -112,12 +115,69 @@ def validate_arguments(entry: TaskTool, arguments: dict[str, Any]) -> None:
         entry.tool.fn_metadata.validate_arguments(arguments)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
-        field = ".".join(["arguments", *(str(part) for part in first["loc"])])
-        raise InvalidParams(field, first["msg"]) from None
+        raise InvalidParams(field_of(first, ("arguments",)), describe_problem(first)) from None
 
 
 def _error_result(text: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+
+
+#: The error of a tool whose return value cannot be sent: it has no JSON form (an arbitrary object,
+#: which the SDK would send as its `repr`, memory address included) or does not match the tool's
+#: output schema. Fixed text: the value itself never reaches the wire.
+UNSENDABLE_MESSAGE = "The tool returned a result that cannot be sent as JSON"
+
+
+def _has_json_form(value: Any) -> bool:
+    """Whether the SDK can turn `value` into content without falling back to `str(value)`.
+
+    Mirrors the SDK's conversion (`func_metadata._convert_to_content`): strings, content blocks,
+    images and audio as they are, lists and tuples item by item, anything else through
+    pydantic-core's JSON serializer, which knows models, dataclasses, dates, enums and the like.
+    """
+    if value is None or isinstance(value, str | CallToolResult | InputRequiredResult | Image | Audio):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_has_json_form(item) for item in value)
+    try:
+        pydantic_core.to_json(value)
+    except (pydantic_core.PydanticSerializationError, ValueError, TypeError, RecursionError):
+        return False
+    return True
+
+
+class _Unsendable(Exception):
+    """The tool's return value cannot be sent (see `UNSENDABLE_MESSAGE`)."""
+
+
+def _convert(tool: Tool, value: Any) -> CallToolResult | InputRequiredResult:
+    """The tool's return value as the SDK converts it (`convert_result=True`), checked first.
+
+    Raises: _Unsendable, with the SDK's conversion error (if any) as its cause.
+    """
+    if not _has_json_form(value):
+        raise _Unsendable()
+    try:
+        return tool.fn_metadata.convert_result(value)
+    except Exception as exc:  # e.g. a value that does not match the output schema
+        raise _Unsendable() from exc
+
+
+def _tool_error_text(exc: ToolError) -> str:
+    """The text of an `isError` result for a `ToolError` the SDK raised from `Tool.run`.
+
+    The SDK reports arguments that fail the input schema with pydantic's text (class names,
+    links); that one is said in fixed words naming the argument. A tool's own `ToolError` keeps
+    its text: the tool chose it for the client.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, ValidationError):
+        errors = cause.errors(include_url=False, include_input=False)
+        if errors:
+            first = errors[0]
+            return f"Invalid arguments: {field_of(first, ('arguments',))} {describe_problem(first)}"
+        return "Invalid arguments"
+    return str(exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +217,7 @@ async def resolve_parameters(
         )
         return _error_result(str(exc))
     except ToolError as exc:
-        return _error_result(str(exc))
+        return _error_result(_tool_error_text(exc))
     if isinstance(outcome, _Captured):
         return outcome.values
     return typing.cast(InputRequiredResult, outcome)
@@ -178,20 +238,32 @@ async def run_inline(
 
     `resolved` holds the values of its `Resolve(...)` parameters (see `resolve_parameters`).
     A deliberate `ToolError` becomes an `isError` result with its text; a crash becomes an `isError`
-    result with the SDK's generic text (the detail is logged); an `MCPError` is raised as itself.
+    result with the SDK's generic text (the detail is logged); arguments that fail the schema and
+    a return value that cannot be sent become an `isError` result with fixed text; an `MCPError`
+    is raised as itself.
     """
+    tool = _bound(entry, resolved)
     try:
-        result = await _bound(entry, resolved).run(arguments, context, convert_result=True)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
+        value = await tool.run(arguments, context)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
+        result = _convert(tool, value)
     except MCPError:
         raise
     except UnexpectedToolError as exc:
         logger.error("tool %r crashed", entry.name, exc_info=exc.__cause__, extra={"action": "tool_crash"})
         return _error_result(str(exc))
     except ToolError as exc:
-        return _error_result(str(exc))
+        return _error_result(_tool_error_text(exc))
+    except _Unsendable as exc:
+        logger.error(
+            "tool %r returned a result that cannot be sent as JSON",
+            entry.name,
+            exc_info=exc.__cause__,
+            extra={"action": "tool_result"},
+        )
+        return _error_result(UNSENDABLE_MESSAGE)
     if isinstance(result, InputRequiredResult):
         return result  # type: ignore[return-value]  # 2026 multi-round-trip: passed through as the SDK does
-    return typing.cast(CallToolResult, result)
+    return result
 
 
 E = typing.TypeVar("E", bound=BaseException)
@@ -219,6 +291,7 @@ def task_invoker(
       that `completed`, SEP-2663 "Task Execution Errors");
     - `ToolError` (deliberate) → `Completed` with an `isError` result carrying its text;
     - `MCPError` → `Failed` with that JSON-RPC error;
+    - a return value that cannot be sent as JSON → `Failed` with `UNSENDABLE_MESSAGE` (logged);
     - anything else → `Failed` with a fixed message; the exception is logged, never sent.
     """
 
@@ -226,7 +299,17 @@ def task_invoker(
 
     async def invoke(context: TaskContext) -> Outcome:
         try:
-            result = await tool.run(arguments, context, convert_result=True)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
+            value = await tool.run(arguments, context)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
+            result = _convert(tool, value)
+        except _Unsendable as exc:
+            logger.error(
+                "tool %r returned a result that cannot be sent as JSON in task %s",
+                entry.name,
+                context.task_id,
+                exc_info=exc.__cause__,
+                extra={"action": "tool_result", "task_id": context.task_id},
+            )
+            return Failed(ErrorInfo(code=-32603, message=UNSENDABLE_MESSAGE), UNSENDABLE_MESSAGE)
         except MCPError as exc:
             error = ErrorInfo(code=exc.error.code, message=exc.error.message, data=exc.error.data)
             return Failed(error, exc.error.message)
@@ -249,11 +332,11 @@ def task_invoker(
         except ToolError as exc:
             if _cause_of_type(exc, TaskCancelled) is not None:
                 raise TaskCancelled() from None
-            return Completed(_dump(_error_result(str(exc))))
+            return Completed(_dump(_error_result(_tool_error_text(exc))))
         if isinstance(result, InputRequiredResult):
             message = "The tool asked for input with a multi-round-trip result, which a task cannot carry"
             return Failed(ErrorInfo(code=-32603, message=message), message)
-        return Completed(_dump(typing.cast(CallToolResult, result)))
+        return Completed(_dump(result))
 
     return invoke
 

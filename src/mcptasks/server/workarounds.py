@@ -43,14 +43,24 @@
    transport are given a subclass whose `json_response` / `is_json_response_enabled` is chosen
    per request (`responses.ResponseModeMiddleware` sets it, in the request's context, before the
    SDK reads it). Waits on a per-request response mode in the SDK's transports.
+11. `run_stdio_guarded`: the SDK's stdio transport drops a line it cannot parse without an answer
+   (its dispatcher logs the exception at DEBUG), so a client whose request had a malformed
+   envelope waits forever, and no hook sees the raw line. The transport is given our stdin
+   (`envelope.GuardedLines`, which answers such lines), read from the same claimed descriptor the
+   SDK claims for itself (`mcp.server.stdio._claim_fd`: fd 0 then points at the null device, so
+   tools and their children cannot read protocol bytes). `MCPServer.run_stdio_async` does the
+   rest through the private low-level server. Waits on a stdio transport that answers parse
+   errors (JSON-RPC 2.0 §5.1).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
+import anyio
 from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.routes import cors_middleware
@@ -60,6 +70,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.session import ServerSession
+from mcp.server.stdio import _claim_fd, _open_stdin_diversion, _UnownedTextWrapper, stdio_server
 from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
@@ -69,6 +80,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from mcptasks.server.envelope import GuardedLines
 
 
 def connection_of(session: ServerSession) -> Connection:
@@ -204,3 +217,20 @@ def answer_with_json_per_request(mcp: MCPServer[Any]) -> None:
     manager = mcp.session_manager
     if type(manager) is StreamableHTTPSessionManager:
         manager.__class__ = _PerRequestSessionManager
+
+
+async def run_stdio_guarded(mcp: MCPServer[Any]) -> None:
+    """Serve `mcp` over stdin/stdout, answering malformed lines (workaround 11).
+
+    As `MCPServer.run_stdio_async`, with stdin read through `envelope.GuardedLines`.
+    """
+    buffer, release = _claim_fd(0, sys.stdin, "rb", _open_stdin_diversion)
+    try:
+        lines = GuardedLines(anyio.wrap_file(_UnownedTextWrapper(buffer, encoding="utf-8", errors="replace")))
+        async with stdio_server(stdin=lines) as (read_stream, write_stream):  # type: ignore[arg-type]  # only iterated
+            lines.attach(write_stream)
+            server = mcp._lowlevel_server
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+    finally:
+        if release is not None:
+            release()

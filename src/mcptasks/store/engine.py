@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
 from mcptasks.core.errors import ConfigurationError, StoreError
+from mcptasks.store.sqlite import create_private
 
 logger = logging.getLogger("mcptasks.store")
 
@@ -127,6 +128,8 @@ def create_engines(url: URL) -> Engines:
                 engine = create_async_engine(url, poolclass=StaticPool)
                 _install_sqlite_hooks(engine, begin="BEGIN IMMEDIATE", writer=True)
                 return Engines(url=url, writer=engine, reader=engine)
+            # The first to open a new file creates it, owner-only (`create_private`).
+            create_private(url.database or "")
             # NullPool: a connection is closed when it is returned, so nothing of this library
             # stays open once the migration is done (see the module docstring).
             writer = create_async_engine(url, poolclass=NullPool)

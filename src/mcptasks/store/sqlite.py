@@ -31,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -62,6 +64,9 @@ _PRAGMAS = ("foreign_keys=ON",)
 _WRITER_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "journal_size_limit=67108864")
 #: The SQLite release that fixed the WAL-reset bug (sqlite.org/wal.html#walresetbug).
 WAL_RESET_FIXED = (3, 51, 3)
+#: Permissions of a database file mcptasks creates: owner read and write only (its rows hold tool
+#: arguments and results). SQLite gives the `-wal` and `-shm` files the database file's permissions.
+DATABASE_FILE_MODE = 0o600
 
 
 def sqlite_version() -> str:
@@ -103,14 +108,54 @@ def error_from(exc: BaseException) -> StoreError:
     return error
 
 
+def create_private(path: str) -> bool:
+    """Create the database file `path`, empty and readable by its owner only, unless it exists.
+
+    SQLite would create a missing file with mode 0644 less the umask, and creates the `-wal` and
+    `-shm` files with the database file's mode (set exactly, whatever the umask), so creating the
+    file first with `DATABASE_FILE_MODE` makes all three private. SQLite takes an empty file as an
+    empty database. An existing file keeps its mode: an operator may have chosen it. Returns
+    whether the file was created; does nothing for `:memory:` or a `file:` URI, or when the file
+    cannot be created (a missing directory, say), which SQLite's own open then reports.
+    """
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return False
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DATABASE_FILE_MODE)
+    except OSError:
+        return False
+    try:
+        if hasattr(os, "fchmod"):  # the umask may have taken bits away; not on Windows
+            os.fchmod(fd, DATABASE_FILE_MODE)
+    finally:
+        os.close(fd)
+    return True
+
+
+def warn_if_shared(path: str) -> None:
+    """Log a warning when other users may read or write the database file `path`."""
+    with contextlib.suppress(OSError):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o007:
+            logger.warning(
+                "the task database %s has mode %04o: other users can read it; chmod 600 it and its "
+                "-wal and -shm files",
+                path,
+                mode,
+                extra={"action": "database_mode"},
+            )
+
+
 def connect(path: str, *, writer: bool) -> apsw.Connection:
-    """Open `path` with mcptasks' settings (module docstring); a writer creates the file.
+    """Open `path` with mcptasks' settings (module docstring); a writer creates the file (mode 0600).
 
     Raises: StoreError when the file cannot be opened.
     """
     flags = apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_URI | apsw.SQLITE_OPEN_NOMUTEX
     if writer:
         flags |= apsw.SQLITE_OPEN_CREATE
+        if not create_private(path):
+            warn_if_shared(path)
     try:
         conn = apsw.Connection(path, flags=flags)
         conn.set_busy_timeout(0 if writer else READ_BUSY_TIMEOUT_MS)

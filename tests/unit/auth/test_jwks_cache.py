@@ -70,6 +70,31 @@ async def test_concurrent_unknown_kids_share_one_fetch(
     assert all(kids(result) == {"k1"} for result in results)
 
 
+async def test_concurrent_first_requests_all_wait_for_the_keys(
+    http: httpx.AsyncClient, jwks: JWKSEndpoint
+) -> None:
+    """Requests that arrive while the first fetch is in flight get its keys, not None (a refusal)."""
+    cache = JWKSCache(http, JWKS_URI)
+    jwks.delay_s = 0.05
+    results = await asyncio.gather(*(cache.keys_for("k1") for _ in range(8)))
+    assert [kids(result) for result in results] == [{"k1"}] * 8
+    assert jwks.requests == 1
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_fetch_others_wait_for(
+    http: httpx.AsyncClient, jwks: JWKSEndpoint
+) -> None:
+    cache = JWKSCache(http, JWKS_URI)
+    jwks.delay_s = 0.05
+    first = asyncio.ensure_future(cache.keys_for("k1"))
+    second = asyncio.ensure_future(cache.keys_for("k1"))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    assert kids(await second) == {"k1"}
+    assert first.cancelled()
+    assert jwks.requests == 1
+
+
 async def test_the_key_set_is_fetched_again_when_it_is_old(
     http: httpx.AsyncClient, jwks: JWKSEndpoint, clock: Clock
 ) -> None:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +18,9 @@ from sqlalchemy.engine import URL
 from mcptasks.core.errors import StoreError
 from mcptasks.core.model import TaskRecord
 from mcptasks.core.owner import Owner
-from mcptasks.store import queries
+from mcptasks.store import migrate, queries
 from mcptasks.store import transactions as tx
+from mcptasks.store.engine import create_engines, database_url
 from mcptasks.store.program import Execute, Program
 from mcptasks.store.rows import record_params
 from mcptasks.store.sqlite import MAX_BATCH, SQLiteConnector, sqlite_version, sqlite_version_problem
@@ -207,3 +213,54 @@ async def test_another_process_writing_is_noticed(db_url: URL, tmp_path: Path) -
     finally:
         await first.close()
         await second.close()
+
+
+@contextlib.contextmanager
+def umask(mask: int) -> Iterator[None]:
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o022, 0o077], ids=["umask-000", "umask-022", "umask-077"])
+async def test_a_new_database_file_and_its_wal_and_shm_are_private_whatever_the_umask(
+    tmp_path: Path, mask: int
+) -> None:
+    """As a server starts: the migration's engine creates the file, then the store opens it and writes."""
+    path = tmp_path / "new.db"
+    url = database_url(str(path))
+    with umask(mask):
+        engines = create_engines(url)
+        try:
+            await migrate.upgrade(engines)
+        finally:
+            await engines.dispose()
+        store = Store.for_url(url)
+        await store.open()
+        try:
+            await store.connector.submit(lambda: insert(_record()))
+            files = [path, path.with_name("new.db-wal"), path.with_name("new.db-shm")]
+            assert all(file.exists() for file in files)
+            assert {file.name: oct(mode_of(file)) for file in files} == {file.name: "0o600" for file in files}
+        finally:
+            await store.close()
+
+
+async def test_an_existing_database_file_keeps_its_mode_and_a_shared_one_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "shared.db"
+    path.touch()
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="mcptasks.store"):
+        connector = SQLiteConnector(str(path))
+        await connector.open()
+        await connector.close()
+    assert mode_of(path) == 0o644
+    assert "other users can read it" in caplog.text and str(path) in caplog.text
