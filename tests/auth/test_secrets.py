@@ -59,7 +59,8 @@ async def test_no_token_or_client_secret_is_stored_or_logged(
     await clients.close(session)
 
     needles = _needles(issuer)
-    assert len(needles) > 10
+    # Whatever ran before, the tokens this test used are among the needles.
+    assert {jwt_token.encode(), opaque.encode(), refused.encode()} <= set(needles.values())
     found: list[str] = []
     for server in started_servers:
         files = _files(server)
