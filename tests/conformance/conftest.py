@@ -1,6 +1,6 @@
 """The conformance fixture served in a subprocess, as `scripts/conformance` serves it.
 
-`fixture_url`: `mcptasks serve mcptasks.testing.conformance:server` on a free loopback port with a
+`fixture_url`: `mcptasks serve tests/conformance/fixture_app.py:server` on a free loopback port with a
 fresh SQLite file, started once per module and stopped with SIGTERM (its graceful stop).
 `wire`: a raw client of it (see `wire.py`).
 """
@@ -48,7 +48,7 @@ def fixture_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "-c",
         "import sys; from mcptasks.cli import main; sys.exit(main())",
         "serve",
-        "mcptasks.testing.conformance:server",
+        str(Path(__file__).with_name("fixture_app.py")) + ":server",
         "--db",
         str(workdir / "conformance.db"),
         "--host",

@@ -1,4 +1,4 @@
-"""The MCP conformance fixture: `mcptasks serve mcptasks.testing.conformance:server --port P`.
+"""The MCP conformance fixture: `mcptasks serve tests/conformance/fixture_app.py:server --port P`.
 
 It serves what the official conformance suite (`@modelcontextprotocol/conformance`, server side)
 calls, on one Streamable HTTP endpoint for both wires (2025-11-25 sessions, 2026-07-28 stateless
