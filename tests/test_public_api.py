@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
+import traceback
+import typing
 from types import ModuleType
 
 import mcptasks
@@ -28,8 +31,26 @@ def test_all_is_sorted_and_unique() -> None:
 
 def test_the_entry_points_are_exported() -> None:
     assert {"TaskServer", "TaskContext"} <= set(mcptasks.__all__)
-    assert mcptasks.TaskContext.__module__ == "mcptasks.runtime.context"
-    assert mcptasks.TaskServer.__module__ == "mcptasks.server.app"
+
+
+def test_public_classes_print_the_name_users_import() -> None:
+    for name in mcptasks.__all__:
+        value = getattr(mcptasks, name)
+        if isinstance(value, type):
+            assert value.__module__ == "mcptasks", name
+    assert repr(mcptasks.TaskStatus.WORKING).startswith("<TaskStatus.")
+    assert "mcptasks.TaskNotFound" in "".join(traceback.format_exception_only(mcptasks.TaskNotFound()))
+
+
+def test_published_classes_keep_their_type_hints_and_pickle() -> None:
+    for name in mcptasks.__all__:
+        value = getattr(mcptasks, name)
+        if isinstance(value, type):
+            typing.get_type_hints(value)  # names resolve although __module__ changed
+    assert typing.get_type_hints(mcptasks.Leases)["duration_s"] is float
+    for value in (mcptasks.TaskStatus.COMPLETED, mcptasks.Leases()):
+        copy = pickle.loads(pickle.dumps(value))
+        assert type(copy) is type(value) and str(copy) == str(value)
 
 
 def test_every_exported_name_resolves() -> None:

@@ -5,6 +5,7 @@ errors. Everything else (`core`, `store`, `runtime`, `wire`, `server`) is the ar
 change.
 """
 
+from mcptasks._public import publish as _publish
 from mcptasks.core.errors import (
     ConfigurationError,
     InputUnavailable,
@@ -42,3 +43,5 @@ __all__ = [
     "TaskSupport",
     "__version__",
 ]
+
+_publish(globals(), __all__)
