@@ -140,8 +140,9 @@ class HttpServer:
 class ServeProcess(HttpServer):
     """The real command line, `mcptasks serve APP --db ...`, on a free loopback port.
 
-    Short leases and grace periods come from its flags (`--lease-ms`, `--cancel-grace-ms`,
-    `--shutdown-grace-ms`), as an operator sets them; the heartbeat and the recovery period follow
+    Short leases, grace periods and polling interval come from its flags (`--lease-ms`,
+    `--cancel-grace-ms`, `--shutdown-grace-ms`, `--poll-interval-ms`: a `tasks/get` sooner than it
+    after the last one is held back), as an operator sets them; the heartbeat and the recovery period follow
     from the lease (a third of it; a sixth of it, at most 5 s).
     """
 
@@ -153,9 +154,12 @@ class ServeProcess(HttpServer):
         lease_ms: int = 1500,
         cancel_grace_ms: int = 300,
         shutdown_grace_ms: int = 500,
+        poll_interval_ms: int = 200,
     ) -> None:
         super().__init__(db, log_path)
         self.flags = [
+            "--poll-interval-ms",
+            str(poll_interval_ms),
             "--lease-ms",
             str(lease_ms),
             "--cancel-grace-ms",
