@@ -17,7 +17,6 @@ on the one clock both processes share (this host's). So:
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 
 from mcptasks.runtime.executor import INTERRUPTED_MESSAGE
 from support.clients import ModernHttpClient
-from support.db import query, task_rows
+from support.db import integrity_check, query, task_rows
 from support.polling import read_counter, wait_counter_at_least, wait_counter_stopped, wait_terminal
 from support.process import ServeProcess
 
@@ -56,12 +55,14 @@ class Pair:
         return made
 
     def stop(self) -> None:
+        """Stop every server started (SIGINT, then SIGKILL after a timeout)."""
         for server in self.servers:
             server.stop()
 
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Pair]:
+    """Servers on a new SQLite file of the test's own."""
     made = Pair(tmp_path / "tasks.db", tmp_path)
     try:
         yield made
@@ -80,15 +81,6 @@ def holder(db: Path, task_id: str) -> tuple[str, str | None, int]:
     """(status, lease node, attempt) of a task, read from the file."""
     row = task_rows(db, task_id)[task_id]
     return row["status"], row["lease_node"], row["attempt"]
-
-
-def integrity(db: Path) -> str:
-    """`PRAGMA integrity_check` of the file (read-only)."""
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return str(connection.execute("PRAGMA integrity_check").fetchone()[0])
-    finally:
-        connection.close()
 
 
 async def test_a_task_created_on_one_server_is_read_and_cancelled_through_the_other(
@@ -224,4 +216,4 @@ async def test_two_servers_writing_at_once_lose_nothing(pair: Pair) -> None:
         for client in clients:
             await client.aclose()
     pair.stop()
-    assert integrity(pair.db) == "ok"
+    assert integrity_check(pair.db) == "ok"
