@@ -57,6 +57,17 @@ async def slow(steps: int, delay_ms: int, task: TaskContext, marker: str = "") -
     return f"counted to {steps}"
 
 
+@server.tool(task_support="optional", on_restart="rerun")
+async def slow_rerun(steps: int, delay_ms: int, task: TaskContext, marker: str = "") -> str:
+    """As `slow`, but run again from the start after a crash or stop (on_restart "rerun"); the
+    result names the attempt that finished."""
+    for i in range(1, steps + 1):
+        task.check_cancelled()
+        _bump(marker, i)
+        await asyncio.sleep(delay_ms / 1000)
+    return f"attempt {task.attempt} counted to {steps}"
+
+
 @server.tool(task_support="optional")
 async def gate(path: str, task: TaskContext) -> str:
     """Wait until the file `path` exists, then return its content."""

@@ -161,3 +161,12 @@ def row_counts(db: Path | str, task_id: str) -> dict[str, int]:
         table: int(query(db, f"SELECT count(*) AS n FROM {table} WHERE task_id = ?", task_id)[0]["n"])
         for table in TASK_TABLES
     }
+
+
+def integrity_check(path: Path | str) -> str:
+    """`PRAGMA integrity_check` of the SQLite file `path`, opened read-only ("ok" when intact)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return str(connection.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        connection.close()

@@ -4,6 +4,7 @@ Servers run `runner.py` (the test app) with `sys.executable`, log to a file in t
 directory, and are always stopped: SIGINT (the server's graceful stop), then SIGKILL after a timeout.
 Their database (`db`) is a SQLite file path or a `postgresql://` URL; either is handed to
 `TaskServer.configure(db=...)` as given, so a restarted server opens the same database.
+`ServeProcess` runs the same app through the real command line (`mcptasks serve`) instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
+#: The test app as `mcptasks serve` takes it (a file path and the server's name in it).
+APP = str(Path(__file__).resolve().parent / "apps.py") + ":server"
+#: The `mcptasks` command, run by this Python (the console script may not be on PATH).
+CLI = [sys.executable, "-c", "import sys; from mcptasks.cli import main; sys.exit(main())"]
 
 #: Leases used by every test server: short, so recovery is observable within seconds.
 TEST_LEASES: dict[str, float] = {
@@ -70,12 +75,11 @@ class HttpServer:
     def start(self) -> HttpServer:
         """Start the server and wait until its port accepts connections."""
         self.port = free_port()
-        config = {**self.config, "transport": "http", "port": self.port}
         with self.log_path.open("ab") as log:
             log.write(f"--- start on port {self.port}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [sys.executable, str(RUNNER), json.dumps(config)],
+                self.command(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -92,6 +96,17 @@ class HttpServer:
                 time.sleep(0.05)
         self.kill()
         raise RuntimeError(f"the server did not listen within {START_TIMEOUT_S}s:\n{self.log()}")
+
+    def command(self) -> list[str]:
+        """The command line that runs this server on `self.port`."""
+        config = {**self.config, "transport": "http", "port": self.port}
+        return [sys.executable, str(RUNNER), json.dumps(config)]
+
+    @property
+    def pid(self) -> int:
+        """The server process's id (while it runs)."""
+        assert self.process is not None
+        return self.process.pid
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -120,3 +135,50 @@ class HttpServer:
             process.kill()
         process.wait()
         self.process = None
+
+
+class ServeProcess(HttpServer):
+    """The real command line, `mcptasks serve APP --db ...`, on a free loopback port.
+
+    Short leases, grace periods and polling interval come from its flags (`--lease-ms`,
+    `--cancel-grace-ms`, `--shutdown-grace-ms`, `--poll-interval-ms`: a `tasks/get` sooner than it
+    after the last one is held back), as an operator sets them; the heartbeat and the recovery period follow
+    from the lease (a third of it; a sixth of it, at most 5 s).
+    """
+
+    def __init__(
+        self,
+        db: Path | str,
+        log_path: Path,
+        *,
+        lease_ms: int = 1500,
+        cancel_grace_ms: int = 300,
+        shutdown_grace_ms: int = 500,
+        poll_interval_ms: int = 200,
+    ) -> None:
+        super().__init__(db, log_path)
+        self.flags = [
+            "--poll-interval-ms",
+            str(poll_interval_ms),
+            "--lease-ms",
+            str(lease_ms),
+            "--cancel-grace-ms",
+            str(cancel_grace_ms),
+            "--shutdown-grace-ms",
+            str(shutdown_grace_ms),
+        ]
+
+    def command(self) -> list[str]:
+        """`mcptasks serve` with this server's database, port and lease flags."""
+        return [
+            *CLI,
+            "serve",
+            APP,
+            "--db",
+            str(self.db),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *self.flags,
+        ]

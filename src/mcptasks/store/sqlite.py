@@ -82,8 +82,8 @@ def sqlite_version_problem() -> str | None:
         return None
     return (
         f"SQLite {version} predates 3.51.3, which fixed a rare WAL corruption bug when two connections "
-        "write or checkpoint at once; mcptasks keeps one writing connection per file, and only this "
-        "process writes, but install an APSW wheel that bundles SQLite >= 3.51.3 (pip install -U apsw)"
+        "write or checkpoint at once; a server keeps one writing connection, but several servers on one "
+        "file have one each: install an APSW wheel that bundles SQLite >= 3.51.3 (pip install -U apsw)"
     )
 
 

@@ -65,7 +65,7 @@ class Store:
         return cls(open_connector(url, readonly=readonly), view_capacity=view_capacity)
 
     async def open(self) -> None:
-        """Connect. Raises: StoreError; ConfigurationError when another server owns a SQLite file."""
+        """Connect. Raises: StoreError when the database cannot be opened or reached."""
         await self.connector.open()
 
     async def close(self) -> None:
