@@ -4,7 +4,8 @@ A full disk or an unreachable database fails every request and every write until
 Logging each failure (with its traceback) would bury the one thing the operator must read, so a
 connector reports each failure and each success here, and this logs per outage episode: a WARNING
 when the first failure of an episode happens (naming the condition), and a WARNING when the first
-success after it happens (how long it lasted, how many operations failed). Failures in between are
+write that succeeds after it happens (how long it lasted, how many operations failed); reads that
+work do not end an episode (a full disk still serves reads). Failures in between are
 counted, at DEBUG only. Nothing logged here holds SQL or its parameters: only `StoreError.message`,
 which names the condition.
 """
@@ -53,8 +54,8 @@ class StoreHealth:
             self._down_since = time.monotonic()
             self._reason = error.message
             logger.warning(
-                "the task store is unavailable (%s); requests are refused with StoreUnavailable "
-                "and writes retried until it recovers",
+                "task store outage: %s; requests are refused with StoreUnavailable and writes "
+                "retried until it recovers",
                 error.message,
                 extra={"action": "store_unavailable"},
             )
@@ -64,12 +65,12 @@ class StoreHealth:
             )
 
     def succeeded(self) -> None:
-        """An operation succeeded: ends an episode (logged as a WARNING), else costs one attribute read."""
+        """A write was committed: ends an episode (logged as a WARNING), else costs one attribute read."""
         if self._down_since is None:
             return
         lasted_s = time.monotonic() - self._down_since
         logger.warning(
-            "the task store is available again after %.1f s (%s; %d operations failed meanwhile)",
+            "task store outage over after %.1f s (%s; %d operations failed meanwhile)",
             lasted_s,
             self._reason,
             self._failures,

@@ -232,7 +232,6 @@ class PostgresConnector:
             error = error_from(exc)
             self.health.failed(error)
             raise error from exc
-        self.health.succeeded()
         assert row is not None
         value: datetime = row["now"]
         return value
@@ -410,7 +409,9 @@ class PostgresConnector:
                             for task_id in changed(value):
                                 announce = {"channel": CHANNEL, "payload": f"{self.origin} {task_id}"}
                                 await _execute(conn, Execute(queries.announce_change, announce), self.trace)
-                    self.health.succeeded()  # after the COMMIT
+                    if not readonly:
+                        # After the COMMIT; a read that works does not end an outage of writes.
+                        self.health.succeeded()
                     return value
         except StoreError as exc:
             self.health.failed(exc)

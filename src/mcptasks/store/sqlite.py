@@ -580,7 +580,7 @@ class SQLiteConnector:
             raise StoreError("the task store is closed")
         with self._reading(conn):
             value = run_sync(make(), lambda step: execute(conn, step, self.trace))
-        self.health.succeeded()
+        # A read that works does not end an outage: writes may still fail (a full disk).
         if on_read is not None:
             on_read(value)
         return value
