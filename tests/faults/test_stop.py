@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.faults._readme import check_documented, check_documented_503
 
 from mcptasks.core.errors import RETRY_AFTER_MS, ErrorCode
 from support.clients import ACCEPT_BOTH, LEGACY_VERSION, MODERN_VERSION, StdioClient, envelope
@@ -84,6 +85,8 @@ def record_reply(ledger: Ledger, marker: str, reply: dict[str, Any]) -> None:
             ledger.wrong.append(f"create answered {reply['error']}")
         elif reply["error"].get("data") != {"retryAfterMs": RETRY_AFTER_MS}:
             ledger.wrong.append(f"ServerStopping without retryAfterMs: {reply['error']}")
+        else:
+            check_documented(reply["error"])  # the README's table says what was answered
     else:
         ledger.acked.add(marker)
 
@@ -95,6 +98,7 @@ def check_503(ledger: Ledger, response: httpx.Response) -> None:
     body = response.json()
     if body.get("error", {}).get("code") != ErrorCode.SERVER_STOPPING:
         ledger.wrong.append(f"503 with body {body}")
+    check_documented_503(response.status_code, response.headers.get("retry-after"), body)
 
 
 def parse_reply(response: httpx.Response) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
+from tests.faults._readme import check_documented
 
 from mcptasks.core.errors import ErrorCode, StoreUnavailable
 from mcptasks.runtime.executor import OUTCOME_LOST_MESSAGE
@@ -82,6 +83,7 @@ async def refused_creates(client: ModernHttpClient, filler: int = 0) -> tuple[se
             error = reply["error"]
             assert error["code"] == ErrorCode.STORE_UNAVAILABLE, error
             assert error["message"] == StoreUnavailable().message, error
+            check_documented(error)  # the README's table says what was answered
             refused.add(marker)
             streak += 1
             if streak >= REFUSALS:
@@ -98,11 +100,25 @@ def check_nothing_refused_stored(db: Path | str, acked: set[str], refused: set[s
     assert [marker for marker in acked if marker not in stored] == []
 
 
+async def call_retrying(client: ModernHttpClient, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A request that must succeed, retried on StoreUnavailable as the README tells clients (a
+    PostgreSQL pool finds its ended sessions only when it uses them)."""
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        reply = (await client.request(method, params)).message
+        if "error" not in reply:
+            result: dict[str, Any] = reply["result"]
+            return result
+        assert reply["error"]["code"] == ErrorCode.STORE_UNAVAILABLE, reply
+        assert time.monotonic() < deadline, reply
+        await asyncio.sleep(0.1)
+
+
 async def ended(client: ModernHttpClient, task_id: str) -> dict[str, Any]:
     """Poll until the task is terminal (within SETTLE_S); it must end completed or as lost."""
     deadline = time.monotonic() + SETTLE_S
     while True:
-        task = await client.call("tasks/get", {"taskId": task_id})
+        task = await call_retrying(client, "tasks/get", {"taskId": task_id})
         if task["status"] not in ("working", "input_required"):
             assert task["status"] == "completed" or task.get("statusMessage") == OUTCOME_LOST_MESSAGE, task
             return task
@@ -133,7 +149,7 @@ async def outage(server: ServeProcess, db: Path | str, start: Any, end: Any, *, 
         task = await ended(client, slow["taskId"])
         check_nothing_refused_stored(db, acked, refused)
         # Storage is back: a new task is created and completes.
-        fresh = await client.call("tools/call", {"name": "echo", "arguments": {"text": "after"}})
+        fresh = await call_retrying(client, "tools/call", {"name": "echo", "arguments": {"text": "after"}})
         assert (await ended(client, fresh["taskId"]))["status"] == "completed"
         return str(task["status"])
     finally:
