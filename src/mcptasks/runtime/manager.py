@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mcptasks.core.errors import InvalidParams, InvalidTaskState, ServerStopping, TaskNotFound
+from mcptasks.core.errors import InvalidParams, InvalidTaskState, TaskNotFound
 from mcptasks.core.model import InputRequest, TaskRecord, TaskResult, Wire
 from mcptasks.core.owner import Owner
 from mcptasks.runtime.bus import TaskBus
@@ -80,11 +80,14 @@ class TaskManager:
         `requested_ttl_ms` is the client's `task.ttl` (2025-11-25) or None; the granted ttl is the
         default or the request capped at the maximum. `client_capabilities` (what the client can be
         asked: elicitation, sampling) is stored with the task. Returns the committed record.
-        Raises: ServerStopping once the server began to stop.
+        The executor admits the task before it is stored, so a create racing a stop is either
+        refused with nothing stored, or stored and answered (its task then handled like any the
+        stop interrupts): never stored and answered with an error.
+        Raises: ServerStopping once the server began to stop (nothing stored); StoreError when
+        the task could not be stored (nothing stored either).
         Spec: 2025-11-25 tasks "Creating Tasks"; SEP-2663 "Task Creation" (durable before answer).
         """
-        if self.executor.stopping:
-            raise ServerStopping()
+        admission = self.executor.admit()
         now = self.executor.db_now()
         record = TaskRecord.new(
             owner=owner,
@@ -100,10 +103,16 @@ class TaskManager:
             lease_expires_at=now + self.executor.lease_until(),
             attempt=1,
         )
-        await self.store.create_task(record, node=self.executor.node)
+        try:
+            await self.store.create_task(record, node=self.executor.node)
+        except BaseException:
+            # Not stored (or its caller went away: the commit goes on, and its lease, left to run
+            # out, lets recovery apply the tool's policy).
+            admission.withdraw()
+            raise
         # The CreateTaskResult is the task's first answer: a poll sooner than its interval waits.
         self._answered(record, asyncio.get_running_loop().time())
-        self.executor.run(record, invoke)
+        self.executor.run(record, invoke, admission)
         return record
 
     async def get(self, owner: Owner, task_id: str) -> TaskRecord:

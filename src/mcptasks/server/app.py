@@ -48,6 +48,7 @@ from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddlewa
 from mcptasks.server.notify import LegacyNotifier
 from mcptasks.server.owner import OwnerScope
 from mcptasks.server.responses import ResponseModeMiddleware
+from mcptasks.server.stopping import StoppingMiddleware
 from mcptasks.server.streams import GetStreams, GetStreamTracker
 from mcptasks.server.tools import TaskTool, build_tool, task_invoker
 from mcptasks.server.workarounds import (
@@ -120,6 +121,8 @@ class Runtime:
         self.questions = LegacyQuestions(self, self.get_streams)
         self.owner_scope: OwnerScope = settings.owner_scope
         self._manager: TaskManager | None = None
+        #: A stop was requested or the server is closing: new requests are refused (ServerStopping).
+        self.stopping = False
 
     @property
     def manager(self) -> TaskManager:
@@ -318,6 +321,12 @@ class TaskServer:
             self.schema_revision = migrate.head_revision()
         store = Store.for_url(url)
         await store.open()
+        try:
+            # A database it can only read would start a server that refuses every create.
+            await store.check_writable()
+        except BaseException:
+            await store.close()
+            raise
         bus = TaskBus()
         bus.on_status(self._runtime.notifier.on_status)
         bus.add_interest(self._runtime.notifier.has_channel)
@@ -350,6 +359,7 @@ class TaskServer:
         if self.state is not ServerState.OPENED:
             return
         self.state = ServerState.CLOSED
+        self._runtime.stopping = True
         assert self._executor is not None and self._store is not None
         try:
             await self._executor.stop()
@@ -377,7 +387,12 @@ class TaskServer:
     # -- transports ------------------------------------------------------------------------------
 
     def request_stop(self) -> None:
-        """Ask a running transport to stop (signal handlers call this); tasks then get the grace."""
+        """Ask a running transport to stop (signal handlers call this); tasks then get the grace.
+
+        From now on, new requests are refused (HTTP 503 with `Retry-After`; `ServerStopping` on
+        stdio) while requests in flight are answered.
+        """
+        self._runtime.stopping = True
         self._stop_requested.set()
 
     @property
@@ -388,15 +403,20 @@ class TaskServer:
     async def run_stdio_async(self) -> None:
         """Serve one client over stdin/stdout until stdin closes or `request_stop()` is called.
 
-        After a stop request the SDK's stdin reader may stay blocked in a thread until the client
-        writes or closes stdin (a blocking read cannot be interrupted); this returns regardless,
-        and a process that wants to exit at once should leave with `os._exit` after cleanup.
+        A stop request first stops the executor while the connection is still served: requests in
+        flight are answered (a create admitted before the stop gets its `CreateTaskResult`), new
+        ones get `ServerStopping` (-32011), and running tools get the shutdown grace. After that
+        the SDK's stdin reader may stay blocked in a thread until the client writes or closes
+        stdin (a blocking read cannot be interrupted); this returns regardless, and a process that
+        wants to exit at once should leave with `os._exit` after cleanup.
         """
         async with self.lifespan():
             serving = asyncio.ensure_future(run_stdio_guarded(self.mcp))
             stopping = asyncio.ensure_future(self._stop_requested.wait())
             try:
                 await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if stopping.done() and self._executor is not None:
+                    await self._executor.stop()
             finally:
                 stopping.cancel()
                 serving.cancel()
@@ -418,6 +438,8 @@ class TaskServer:
         guard_envelopes(app, path, self.mcp.session_manager)
         app.add_middleware(GetStreamTracker, streams=self._runtime.get_streams, path=path)
         app.add_middleware(ResponseModeMiddleware, path=path, answers_at_once=self._runtime.answers_at_once)
+        # Outermost: during a stop, nothing new reaches the MCP layer (in-flight requests finish).
+        app.add_middleware(StoppingMiddleware, stopping=lambda: self._runtime.stopping)
         answer_with_json_per_request(self.mcp)
         return app
 

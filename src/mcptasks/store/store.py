@@ -24,6 +24,7 @@ from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
 from mcptasks.store import transactions as tx
 from mcptasks.store.connector import Connector, open_connector
+from mcptasks.store.health import StoreHealth
 from mcptasks.store.program import ProgramFactory
 from mcptasks.store.transactions import AnswerOutcome, Asked, CancelOutcome, Found
 from mcptasks.store.view import DEFAULT_CAPACITY, Entry, TaskView
@@ -67,6 +68,19 @@ class Store:
     async def open(self) -> None:
         """Connect. Raises: StoreError when the database cannot be opened or reached."""
         await self.connector.open()
+
+    async def check_writable(self) -> None:
+        """Refuse a database this process could only read (a read-only file, a read-only
+        PostgreSQL database or standby), so a server does not start only to refuse every write.
+
+        Raises: StoreError with one line naming the database and the problem.
+        """
+        await self.connector.check_writable()
+
+    @property
+    def health(self) -> StoreHealth:
+        """The store's outage episodes (`health.down`: the last operation failed for a storage reason)."""
+        return self.connector.health
 
     async def close(self) -> None:
         """Finish pending writes and disconnect."""
