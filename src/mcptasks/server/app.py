@@ -33,7 +33,7 @@ from mcp_types import CLIENT_CAPABILITIES_META_KEY
 from starlette.applications import Starlette
 
 from mcptasks.auth.config import AuthConfig
-from mcptasks.core.errors import ConfigurationError
+from mcptasks.core.errors import ConfigurationError, StoreError
 from mcptasks.core.model import RecoveryPolicy, TaskRecord, TaskSupport
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.executor import Executor, Invoke
@@ -42,6 +42,7 @@ from mcptasks.runtime.options import Leases, Retention
 from mcptasks.server.auth import build_auth, protected_resource_metadata
 from mcptasks.server.envelope import guard_envelopes
 from mcptasks.server.extension import TasksExtension
+from mcptasks.server.health import READY_TIMEOUT_S, health_routes
 from mcptasks.server.inputs import LegacyQuestions
 from mcptasks.server.logs import install_redaction
 from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
@@ -384,6 +385,34 @@ class TaskServer:
         async with self.lifespan():
             yield {}
 
+    async def readiness(self) -> dict[str, bool]:
+        """The checks of `/readyz` (`server/health.py`), each True when it passed.
+
+        `database`: a read answered within `READY_TIMEOUT_S`; `schema`: the database is at the
+        revision this version needs; `executor`: the executor runs; `accepting`: no stop requested.
+        Never raises: a failed check is False.
+        """
+        checks = {
+            "database": False,
+            "schema": False,
+            "executor": False,
+            "accepting": not self._runtime.stopping,
+        }
+        store, executor = self._store, self._executor
+        if self.state is not ServerState.OPENED or store is None or executor is None:
+            return checks
+        checks["executor"] = not executor.stopping
+        if is_memory(database_url(self.settings.db)):
+            checks["database"] = checks["schema"] = True  # created at head in this process
+            return checks
+        try:
+            revision = await asyncio.wait_for(store.schema_revision(), READY_TIMEOUT_S)
+        except (StoreError, TimeoutError):
+            return checks
+        checks["database"] = True
+        checks["schema"] = revision == migrate.head_revision()
+        return checks
+
     # -- transports ------------------------------------------------------------------------------
 
     def request_stop(self) -> None:
@@ -438,6 +467,7 @@ class TaskServer:
         guard_envelopes(app, path, self.mcp.session_manager)
         app.add_middleware(GetStreamTracker, streams=self._runtime.get_streams, path=path)
         app.add_middleware(ResponseModeMiddleware, path=path, answers_at_once=self._runtime.answers_at_once)
+        app.router.routes.extend(health_routes(self.readiness))
         # Outermost: during a stop, nothing new reaches the MCP layer (in-flight requests finish).
         app.add_middleware(StoppingMiddleware, stopping=lambda: self._runtime.stopping)
         answer_with_json_per_request(self.mcp)

@@ -38,6 +38,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    table,
     tuple_,
     update,
 )
@@ -454,6 +455,12 @@ database_time = Statement(
     "database_time",
     "The database's clock: leases are measured on it, whichever replica sets them.",
     select(func.now().label("now")),
+)
+
+schema_revision = Statement(
+    "schema_revision",
+    "The migration the schema is at (alembic's bookkeeping row): readiness checks read it.",
+    select(literal_column("version_num")).select_from(table("alembic_version")),
 )
 
 announce_change = Statement(

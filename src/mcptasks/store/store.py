@@ -117,6 +117,13 @@ class Store:
         """The database's clock, which leases are measured on. Raises: StoreError."""
         return await self.connector.database_time()
 
+    async def schema_revision(self) -> str | None:
+        """The migration the schema is at (a read through the store: readiness checks use it).
+
+        Raises: StoreError when the database cannot be read.
+        """
+        return await self.connector.read(tx.schema_revision)
+
     def _usable(self, entry: Entry | None) -> Entry | None:
         """`entry` if it may answer a read now (see module docstring), else None."""
         if entry is None or entry.record.is_terminal:

@@ -478,6 +478,12 @@ def delete_expired(now: datetime, limit: int) -> Program[list[str]]:
     return [row["task_id"] for row in result.rows]
 
 
+def schema_revision() -> Program[str | None]:
+    """The alembic revision the schema is at; None when the bookkeeping row is missing."""
+    row = (yield Execute(queries.schema_revision, {})).first()
+    return None if row is None else str(row["version_num"])
+
+
 # -- operator views (unscoped) --------------------------------------------------------------------
 
 
