@@ -5,7 +5,7 @@ headers, streams); a test that only needs a task done, followed, answered or can
 `TaskClient`, the way a user of mcptasks would.
 
 - `http_endpoint(server)`: the MCP endpoint URL of an `HttpServer`.
-- `stdio_server(config)`: how a `TaskClient` starts `runner.py` over stdio (it owns the process).
+- `stdio_params(config)`: how a `TaskClient` starts `runner.py` over stdio (it owns the process).
 - `task_client(server, wire, ...)`: a `TaskClient` of either, to open with `async with`.
 """
 
@@ -30,7 +30,7 @@ def http_endpoint(server: HttpServer) -> str:
     return f"{server.base_url}/mcp"
 
 
-def stdio_server(config: dict[str, Any]) -> StdioServerParameters:
+def stdio_params(config: dict[str, Any]) -> StdioServerParameters:
     """`runner.py` over stdio with `config` (`process.server_config`), started by the client."""
     return StdioServerParameters(
         command=sys.executable, args=[str(RUNNER), json.dumps({**config, "transport": "stdio"})]
