@@ -142,7 +142,8 @@ class ServeProcess(HttpServer):
 
     Short leases, grace periods and polling interval come from its flags (`--lease-ms`,
     `--cancel-grace-ms`, `--shutdown-grace-ms`, `--poll-interval-ms`: a `tasks/get` sooner than it
-    after the last one is held back), as an operator sets them; the heartbeat and the recovery period follow
+    after the last one is held back; `--client-request-timeout-ms` when given), as an operator
+    sets them; the heartbeat and the recovery period follow
     from the lease (a third of it; a sixth of it, at most 5 s).
     """
 
@@ -155,6 +156,7 @@ class ServeProcess(HttpServer):
         cancel_grace_ms: int = 300,
         shutdown_grace_ms: int = 500,
         poll_interval_ms: int = 200,
+        client_request_timeout_ms: int | None = None,
     ) -> None:
         super().__init__(db, log_path)
         self.flags = [
@@ -167,6 +169,8 @@ class ServeProcess(HttpServer):
             "--shutdown-grace-ms",
             str(shutdown_grace_ms),
         ]
+        if client_request_timeout_ms is not None:
+            self.flags += ["--client-request-timeout-ms", str(client_request_timeout_ms)]
 
     def command(self) -> list[str]:
         """`mcptasks serve` with this server's database, port and lease flags."""
