@@ -62,6 +62,7 @@ from mcptasks.store import migrate
 from mcptasks.store.engine import create_engines, database_url, describe_url, is_memory
 from mcptasks.store.sqlite import sqlite_version_problem
 from mcptasks.store.store import Store
+from mcptasks.store.view import DEFAULT_CAPACITY as VIEW_CAPACITY
 from mcptasks.wire import sep2663
 
 logger = logging.getLogger("mcptasks.server")
@@ -110,6 +111,9 @@ class Settings:
     #: How long a 2025-11-25 client may take to answer a question (a server-to-client request), in
     #: seconds; after it the question goes back to waiting and is asked again on the next stream.
     client_request_timeout_s: float = CLIENT_REQUEST_TIMEOUT_S
+    #: Most tasks the in-process view remembers (`store.view.TaskView`; about 1-2 KB each): reads
+    #: of other tasks go to the database.
+    view_capacity: int = VIEW_CAPACITY
 
 
 class Runtime:
@@ -181,7 +185,7 @@ class TaskServer:
 
     Parameters: `name`, `version`, `instructions` as in MCP's `serverInfo`; `db` (a SQLite path or
     a database URL, default `mcptasks.db`), `migrate`, `retention`, `leases`, `owner_scope`,
-    `auth`, `client_request_timeout_s` (see `Settings`). The SDK server is `server.mcp`, for
+    `auth`, `client_request_timeout_s`, `view_capacity` (see `Settings`). The SDK server is `server.mcp`, for
     resources, prompts and plain tools.
     """
 
@@ -198,6 +202,7 @@ class TaskServer:
         owner_scope: OwnerScope = "client",
         auth: AuthConfig | None = None,
         client_request_timeout_s: float = CLIENT_REQUEST_TIMEOUT_S,
+        view_capacity: int = VIEW_CAPACITY,
     ) -> None:
         self.settings = Settings(
             db=db,
@@ -207,6 +212,7 @@ class TaskServer:
             owner_scope=owner_scope,
             auth=auth,
             client_request_timeout_s=client_request_timeout_s,
+            view_capacity=view_capacity,
         )
         self.state = ServerState.UNOPENED
         install_redaction()  # the SDK logs session ids, the credential of a session without OAuth
@@ -344,7 +350,7 @@ class TaskServer:
                 await engines.dispose()
         else:
             self.schema_revision = migrate.head_revision()
-        store = Store.for_url(url)
+        store = Store.for_url(url, view_capacity=self.settings.view_capacity)
         await store.open()
         bus = TaskBus()
         bus.on_status(self._runtime.notifier.on_status)
