@@ -8,6 +8,9 @@ test decides exactly when it finishes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -208,3 +211,33 @@ class Opaque:
 async def opaque_result(text: str = ""):  # no return annotation: no output schema
     """Return a value that cannot be sent as JSON."""
     return {"text": text, "value": Opaque()}
+
+
+# -- introspection ------------------------------------------------------------------------------------
+
+
+@server.tool(task_support="forbidden")
+async def state_sizes(collect: bool = False) -> dict[str, int]:
+    """The server's per-task and per-connection map sizes (`TaskServer.state_sizes`), and its RSS.
+
+    `collect`: first run a full garbage collection and return freed heap to the system
+    (`malloc_trim`, glibc only), so `rss_kb` counts what is held, not what the allocator keeps.
+    """
+    if collect:
+        gc.collect()
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+    sizes = server.state_sizes()
+    sizes["rss_kb"] = _rss_kb()
+    return sizes
+
+
+def _rss_kb() -> int:
+    """This process's resident set size in KiB (Linux `/proc`), or -1 where unavailable."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return -1

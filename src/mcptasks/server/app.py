@@ -43,7 +43,7 @@ from mcptasks.server.auth import build_auth, protected_resource_metadata
 from mcptasks.server.envelope import guard_envelopes
 from mcptasks.server.extension import TasksExtension
 from mcptasks.server.health import READY_TIMEOUT_S, health_routes
-from mcptasks.server.inputs import LegacyQuestions
+from mcptasks.server.inputs import CLIENT_REQUEST_TIMEOUT_S, LegacyQuestions
 from mcptasks.server.logs import install_redaction
 from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
 from mcptasks.server.notify import LegacyNotifier
@@ -64,6 +64,7 @@ from mcptasks.store import migrate
 from mcptasks.store.engine import create_engines, database_url, describe_url, is_memory
 from mcptasks.store.sqlite import sqlite_version_problem
 from mcptasks.store.store import Store
+from mcptasks.store.view import DEFAULT_CAPACITY as VIEW_CAPACITY
 from mcptasks.wire import sep2663
 
 logger = logging.getLogger("mcptasks.server")
@@ -109,6 +110,12 @@ class Settings:
     owner_scope: OwnerScope = "client"
     #: OAuth resource-server settings for Streamable HTTP; None serves without authentication.
     auth: AuthConfig | None = None
+    #: How long a 2025-11-25 client may take to answer a question (a server-to-client request), in
+    #: seconds; after it the question goes back to waiting and is asked again on the next stream.
+    client_request_timeout_s: float = CLIENT_REQUEST_TIMEOUT_S
+    #: Most tasks the in-process view remembers (`store.view.TaskView`; about 1-2 KB each): reads
+    #: of other tasks go to the database.
+    view_capacity: int = VIEW_CAPACITY
 
 
 class Runtime:
@@ -181,8 +188,9 @@ class TaskServer:
     """An MCP server (stdio and Streamable HTTP, both task wires) whose tools run as durable tasks.
 
     Parameters: `name`, `version`, `instructions` as in MCP's `serverInfo`; `db` (a SQLite path or
-    a database URL, default `mcptasks.db`), `migrate`, `retention`, `leases`, `owner_scope` (see
-    `Settings`). The SDK server is `server.mcp`, for resources, prompts and plain tools.
+    a database URL, default `mcptasks.db`), `migrate`, `retention`, `leases`, `owner_scope`,
+    `auth`, `client_request_timeout_s`, `view_capacity` (see `Settings`). The SDK server is `server.mcp`, for
+    resources, prompts and plain tools.
     """
 
     def __init__(
@@ -197,6 +205,8 @@ class TaskServer:
         leases: Leases | None = None,
         owner_scope: OwnerScope = "client",
         auth: AuthConfig | None = None,
+        client_request_timeout_s: float = CLIENT_REQUEST_TIMEOUT_S,
+        view_capacity: int = VIEW_CAPACITY,
     ) -> None:
         self.settings = Settings(
             db=db,
@@ -205,6 +215,8 @@ class TaskServer:
             leases=leases or Leases(),
             owner_scope=owner_scope,
             auth=auth,
+            client_request_timeout_s=client_request_timeout_s,
+            view_capacity=view_capacity,
         )
         self.state = ServerState.UNOPENED
         install_redaction()  # the SDK logs session ids, the credential of a session without OAuth
@@ -214,6 +226,7 @@ class TaskServer:
             name, version=version, instructions=instructions, lifespan=self._sdk_lifespan, log_level="WARNING"
         )
         self._runtime = Runtime(self.mcp, self.settings)
+        self._runtime.questions.timeout_s = self.settings.client_request_timeout_s
         # Inside the SDK's own middleware; the guard is outermost of ours.
         self.mcp.middleware.extend(
             [ErrorGuardMiddleware(self._runtime), LegacyTasksMiddleware(self._runtime)]
@@ -238,6 +251,7 @@ class TaskServer:
             raise RuntimeError("configure() must be called before the TaskServer is opened")
         self.settings = replace(self.settings, **changes)
         self._runtime.owner_scope = self.settings.owner_scope
+        self._runtime.questions.timeout_s = self.settings.client_request_timeout_s
 
     def tool(
         self,
@@ -294,6 +308,26 @@ class TaskServer:
         """The task manager both wires use; only while open."""
         return self._runtime.manager
 
+    def state_sizes(self) -> dict[str, int]:
+        """How many entries each per-task and per-connection map of this process holds now.
+
+        Keys: `bus_waiters` (tasks someone waits on), `held_polls` (active tasks whose last poll
+        is remembered), `view` (tasks in the in-process view, bounded by its capacity),
+        `get_streams` (sessions with a GET stream open), `result_streams`, `questions_in_flight`
+        (`inputs.LegacyQuestions`), and the notifier's `notify_*` (`notify.LegacyNotifier.sizes`).
+        With no task active and no stream open, all are 0 but `view` and `notify_connections_watched`
+        (one per open connection that created a task). For tests and operators.
+        """
+        runtime = self._runtime
+        sizes = {"get_streams": len(runtime.get_streams)}
+        sizes.update(runtime.questions.sizes())
+        sizes.update(runtime.notifier.sizes())
+        manager = runtime._manager
+        if manager is not None:
+            sizes.update(bus_waiters=manager.bus.watched, held_polls=manager.tracked_polls)
+            sizes["view"] = len(manager.store.view)
+        return sizes
+
     @property
     def database_description(self) -> str:
         """The database file path, or its URL with the password masked."""
@@ -320,7 +354,7 @@ class TaskServer:
                 await engines.dispose()
         else:
             self.schema_revision = migrate.head_revision()
-        store = Store.for_url(url)
+        store = Store.for_url(url, view_capacity=self.settings.view_capacity)
         await store.open()
         try:
             # A database it can only read would start a server that refuses every create.
