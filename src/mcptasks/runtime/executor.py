@@ -63,6 +63,7 @@ from mcptasks.core.model import (
     utcnow,
 )
 from mcptasks.core.status import TaskStatus
+from mcptasks.observe.logs import set_task
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.context import TaskContext
 from mcptasks.runtime.options import Leases, Retention
@@ -419,6 +420,8 @@ class Executor:
 
     async def _run_one(self, running: _Running, invoke: Invoke) -> None:
         record = running.record
+        # This asyncio task's records (the tool's own included) name the task it runs.
+        set_task(record.task_id, record.tool_name, record.attempt)
         try:
             outcome: Outcome | None
             try:
