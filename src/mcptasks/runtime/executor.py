@@ -63,6 +63,7 @@ from mcptasks.core.model import (
     utcnow,
 )
 from mcptasks.core.status import TaskStatus
+from mcptasks.observe import metrics
 from mcptasks.observe.logs import set_task
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.context import TaskContext
@@ -195,6 +196,9 @@ class _TaskSink:
         running.record = current
         executor.bus.publish_input(current, request)
         running.waiting_input += 1
+        metrics.question_asked()
+        asked_at = asyncio.get_running_loop().time()
+        waited_s: float | None = None
         try:
             with executor.bus.watching(record.task_id) as changed:
                 while True:
@@ -202,6 +206,7 @@ class _TaskSink:
                     if latest is None:
                         raise TaskCancelled()  # the task was deleted
                     if latest.response is not None:
+                        waited_s = asyncio.get_running_loop().time() - asked_at
                         return latest.response
                     running.context.check_cancelled()
                     cancelled = asyncio.ensure_future(running.context.wait_cancelled())
@@ -213,6 +218,7 @@ class _TaskSink:
                         woken.cancel()
         finally:
             running.waiting_input -= 1
+            metrics.question_settled(method, waited_s)
 
 
 def _require_capability(record: TaskRecord, method: InputMethod) -> None:
@@ -422,6 +428,7 @@ class Executor:
         record = running.record
         # This asyncio task's records (the tool's own included) name the task it runs.
         set_task(record.task_id, record.tool_name, record.attempt)
+        metrics.tool_started()
         try:
             outcome: Outcome | None
             try:
@@ -462,6 +469,7 @@ class Executor:
                 outcome = Failed(ErrorInfo(-32603, INTERRUPTED_MESSAGE), INTERRUPTED_MESSAGE)
             finished = await self._store_outcome(running, outcome)
             if finished is not None:
+                finished_metrics(finished)
                 self.bus.publish(finished)
         except StoreError:
             logger.warning(
@@ -469,6 +477,7 @@ class Executor:
                 extra={"action": "release", "task_id": record.task_id},
             )
         finally:
+            metrics.tool_ended()
             for timer in running.timers:
                 timer.cancel()
             self._running.pop(record.task_id, None)
@@ -616,6 +625,7 @@ class Executor:
         finished = await self.store.finish_task(task_id, attempt, self.node, lost, self.db_now())
         self._lost.pop(task_id, None)
         if finished is not None:
+            finished_metrics(finished)
             logger.info(
                 "failed a task whose outcome was lost", extra={"action": "finish", "task_id": task_id}
             )
@@ -715,6 +725,7 @@ class Executor:
         if policy == "rerun" and self.resolver is not None:
             claimed = await self.store.claim_for_rerun(record, self.node, now + self.lease_until(), now)
             if claimed is not None:
+                metrics.lease_recovered("rerun")
                 logger.info(
                     "running task again as attempt %d",
                     claimed.attempt,
@@ -733,6 +744,8 @@ class Executor:
         failed = await self.store.fail_unleased(record, message, now)
         self._lost.pop(record.task_id, None)
         if failed is not None:
+            metrics.lease_recovered("failed")
+            finished_metrics(failed)
             logger.info(
                 "failed a task interrupted by a stop", extra={"action": "recover", "task_id": record.task_id}
             )
@@ -753,14 +766,22 @@ class Executor:
         now = self.db_now()
         keep = timedelta(seconds=self.retention.expired_keep_s)
         for record in await self.store.fail_expired(now, keep, self.retention.sweep_batch):
+            finished_metrics(record)
             self.bus.publish(record)
             self.cancel_local(record.task_id)
         deleted = 0
         while True:
             count = await self.store.delete_expired(now, self.retention.sweep_batch)
+            metrics.expired_deleted(count)
             deleted += count
             if count < self.retention.sweep_batch:
                 return deleted
+
+
+def finished_metrics(record: TaskRecord) -> None:
+    """Count a task this process just made terminal (`observe.metrics.task_finished`)."""
+    elapsed = (record.last_updated_at - record.created_at).total_seconds()
+    metrics.task_finished(record.tool_name, record.status.value, elapsed)
 
 
 def _log_store_error(what: str, exc: StoreError) -> None:

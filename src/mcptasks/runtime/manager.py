@@ -20,8 +20,9 @@ from typing import Any
 from mcptasks.core.errors import InvalidParams, InvalidTaskState, TaskNotFound
 from mcptasks.core.model import InputRequest, TaskRecord, TaskResult, Wire
 from mcptasks.core.owner import Owner
+from mcptasks.observe import metrics
 from mcptasks.runtime.bus import TaskBus
-from mcptasks.runtime.executor import Executor, Invoke
+from mcptasks.runtime.executor import Executor, Invoke, finished_metrics
 from mcptasks.runtime.options import LIST_PAGE_SIZE, Retention
 from mcptasks.store.store import AnswerOutcome, Store
 
@@ -110,6 +111,7 @@ class TaskManager:
             # out, lets recovery apply the tool's policy).
             admission.withdraw()
             raise
+        metrics.task_created(record.tool_name, record.wire)
         # The CreateTaskResult is the task's first answer: a poll sooner than its interval waits.
         self._answered(record, asyncio.get_running_loop().time())
         self.executor.run(record, invoke, admission)
@@ -212,6 +214,7 @@ class TaskManager:
                     f"Cannot cancel task: already in terminal status '{outcome.record.status.value}'"
                 )
             return outcome.record
+        finished_metrics(outcome.record)
         self.bus.publish(outcome.record)
         self.executor.cancel_local(task_id)
         return outcome.record

@@ -19,6 +19,7 @@ import asyncio
 import functools
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ from tenacity import (
 )
 
 from mcptasks.core.errors import StoreError
+from mcptasks.observe import metrics
 from mcptasks.store import queries
 from mcptasks.store.health import StoreHealth
 from mcptasks.store.program import Execute, Program, ProgramFactory, Result
@@ -114,7 +116,7 @@ def error_from(exc: BaseException) -> StoreError:
         message = "the task store is unreachable"
     elif isinstance(exc, asyncpg.exceptions.QueryCanceledError | asyncpg.exceptions.LockNotAvailableError):
         message = "the task store timed out"
-    elif isinstance(exc, asyncpg.exceptions.SyntaxOrAccessRuleViolationError | asyncpg.exceptions.DataError):
+    elif isinstance(exc, asyncpg.exceptions.SyntaxOrAccessError | asyncpg.exceptions.DataError):
         message = "the task store refused a statement"
         unavailable = False
     else:
@@ -384,6 +386,30 @@ class PostgresConnector:
                 logger.exception("after-commit hook failed", extra={"action": "commit"})
         return value
 
+    async def _in_transaction(
+        self,
+        conn: asyncpg.Connection[Any],
+        make: ProgramFactory[T],
+        readonly: bool,
+        changed: Callable[[T], Iterable[str]] | None,
+    ) -> T:
+        """Run `make()` in one transaction on `conn`, announcing `changed(value)` at its COMMIT."""
+        transaction = conn.transaction(readonly=readonly)
+        await transaction.start()
+        try:
+            value = await run_async(make(), conn, self.trace)
+            for task_id in changed(value) if changed is not None else ():
+                announce = {"channel": CHANNEL, "payload": f"{self.origin} {task_id}"}
+                await _execute(conn, Execute(queries.announce_change, announce), self.trace)
+        except BaseException:
+            await transaction.rollback()
+            raise
+        committing = time.perf_counter()
+        await transaction.commit()
+        if not readonly:
+            metrics.commit("postgresql", time.perf_counter() - committing)
+        return value
+
     async def _transaction(
         self,
         make: ProgramFactory[T],
@@ -403,12 +429,8 @@ class PostgresConnector:
         try:
             async for attempt in retrying:
                 with attempt:
-                    async with pool.acquire() as conn, conn.transaction(readonly=readonly):
-                        value = await run_async(make(), conn, self.trace)
-                        if changed is not None:
-                            for task_id in changed(value):
-                                announce = {"channel": CHANNEL, "payload": f"{self.origin} {task_id}"}
-                                await _execute(conn, Execute(queries.announce_change, announce), self.trace)
+                    async with pool.acquire() as conn:
+                        value = await self._in_transaction(conn, make, readonly, changed)
                     if not readonly:
                         # After the COMMIT; a read that works does not end an outage of writes.
                         self.health.succeeded()

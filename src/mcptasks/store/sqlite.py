@@ -35,6 +35,7 @@ import os
 import queue
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ from typing import Any, TypeVar
 import apsw
 
 from mcptasks.core.errors import StoreError
+from mcptasks.observe import metrics
 from mcptasks.store.health import StoreHealth
 from mcptasks.store.program import Execute, Program, ProgramFactory, Result, run_sync
 from mcptasks.store.statements import Statement
@@ -488,12 +490,15 @@ class SQLiteConnector:
                 self._in_thread = None
                 loop.call_soon_threadsafe(self._begun, batch, error)
                 continue
+            committing = time.perf_counter()
             try:
                 conn.execute("COMMIT")
             except apsw.Error as exc:
                 error = error_from(exc)
                 with contextlib.suppress(apsw.Error):
                     conn.execute("ROLLBACK")
+            else:
+                metrics.commit("sqlite", time.perf_counter() - committing, len(batch))
             self._in_thread = None
             loop.call_soon_threadsafe(self._finish, batch, error)
 
