@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,15 @@ async def rpc_error() -> str:
 async def tool_error() -> str:
     """Fail deliberately: an `isError` result."""
     raise ToolError(TOOL_ERROR_TEXT)
+
+
+@server.tool(task_support="optional")
+def sync_stubborn(seconds: float, marker: str = "") -> str:
+    """A plain `def` tool that sleeps `seconds` in one call and never looks at cancellation."""
+    _bump(marker, 1)
+    time.sleep(seconds)
+    _bump(marker, 2)
+    return f"slept {seconds}"
 
 
 @server.mcp.tool()
