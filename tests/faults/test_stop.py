@@ -31,7 +31,15 @@ import pytest
 from tests.faults._readme import check_documented, check_documented_503
 
 from mcptasks.core.errors import RETRY_AFTER_MS, ErrorCode
-from support.clients import ACCEPT_BOTH, LEGACY_VERSION, MODERN_VERSION, StdioClient, envelope
+from mcptasks.runtime.executor import INTERRUPTED_MESSAGE
+from support.clients import (
+    ACCEPT_BOTH,
+    LEGACY_VERSION,
+    MODERN_VERSION,
+    ModernHttpClient,
+    StdioClient,
+    envelope,
+)
 from support.db import query
 from support.process import RUNNER, ServeProcess, server_config
 
@@ -288,3 +296,36 @@ async def test_sigterm_under_load_on_stdio(server_db: Path | str, tmp_path: Path
         f"\nSIGTERM on stdio: {len(ledger.acked)} acknowledged, {len(ledger.refused)} refused, "
         "0 refused-but-stored, 0 stuck"
     )
+
+
+async def test_a_stop_does_not_wait_for_a_sync_tool_past_its_grace(
+    server_db: Path | str, tmp_path: Path
+) -> None:
+    """A plain `def` tool that ignores cancellation runs on a daemon thread: SIGTERM ends the
+    server after the shutdown grace, not after the tool; its task is failed as interrupted."""
+    server = ServeProcess(
+        server_db, tmp_path / "server.log", lease_ms=LEASE_MS, shutdown_grace_ms=500
+    ).start()
+    marker = tmp_path / "sync-marker"
+    client = ModernHttpClient(server.base_url)
+    try:
+        arguments = {"seconds": 120, "marker": str(marker)}
+        created = await client.call("tools/call", {"name": "sync_stubborn", "arguments": arguments})
+        deadline = time.monotonic() + 20
+        while not marker.exists():  # the tool is running (in its thread)
+            assert time.monotonic() < deadline, server.log()
+            await asyncio.sleep(0.05)
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        # Far below the tool's 120 s: the stop waited for the grace only.
+        assert await asyncio.to_thread(server.process.wait, STOP_WITHIN_S) == 0, server.log()
+        server.process = None
+        [row] = query(
+            server_db, "SELECT status, status_message FROM tasks WHERE task_id = ?", created["taskId"]
+        )
+        assert row["status"] == "failed", row
+        assert row["status_message"] == INTERRUPTED_MESSAGE, row
+        assert marker.read_text() == "1"  # the tool never finished
+    finally:
+        await client.aclose()
+        server.stop()

@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import gc
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,15 @@ async def rpc_error() -> str:
 async def tool_error() -> str:
     """Fail deliberately: an `isError` result."""
     raise ToolError(TOOL_ERROR_TEXT)
+
+
+@server.tool(task_support="optional")
+def sync_stubborn(seconds: float, marker: str = "") -> str:
+    """A plain `def` tool that sleeps `seconds` in one call and never looks at cancellation."""
+    _bump(marker, 1)
+    time.sleep(seconds)
+    _bump(marker, 2)
+    return f"slept {seconds}"
 
 
 @server.mcp.tool()

@@ -12,6 +12,9 @@ process (closing one's file descriptor drops the other's POSIX locks), so migrat
 engines are disposed, before the store opens.
 
 PostgreSQL: one pool for both, READ COMMITTED.
+
+Every engine has `hide_parameters=True`: an error's text (logged, or printed by the CLI) names the
+statement but never the values bound to it (task ids, arguments, the read right of a task).
 """
 
 from __future__ import annotations

@@ -502,6 +502,19 @@ class SQLiteConnector:
             self._in_thread = None
             loop.call_soon_threadsafe(self._finish, batch, error)
 
+    def _report_health(self, batch: list[_Pending]) -> None:
+        """A committed batch ends an outage only if a program of it was written; a program that
+        met a storage error (a full disk inside its statement) is a failure of the outage."""
+        written = False
+        for pending in batch:
+            if pending.ok:
+                written = True
+            elif isinstance(pending.value, StoreError) and pending.value.unavailable:
+                self.health.failed(pending.value)
+                return
+        if written:
+            self.health.succeeded()
+
     def _break(self, batch: list[_Pending] | None, exc: BaseException) -> None:
         """The writer cannot go on: fail `batch`, the batch the commit thread held, and every
         write queued or handed off, then refuse all writes (`submit` raises)."""
@@ -545,15 +558,13 @@ class SQLiteConnector:
             if not error.unavailable:
                 logger.error("could not commit %d writes: %s", len(batch), error, extra={"action": "commit"})
         else:
-            self.health.succeeded()
+            self._report_health(batch)
         for pending in batch:
             # A caller that went away (its future cancelled) still had its program committed.
             if error is not None:
                 if not pending.future.done():
                     pending.future.set_exception(error)
             elif not pending.ok:
-                if isinstance(pending.value, StoreError):
-                    self.health.failed(pending.value)
                 if not pending.future.done():
                     pending.future.set_exception(pending.value)
             else:

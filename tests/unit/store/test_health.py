@@ -97,3 +97,20 @@ async def test_a_dead_commit_thread_fails_every_waiting_caller(db_url: URL) -> N
             connector.submit(lambda: insert(99))
     finally:
         await asyncio.wait_for(connector.close(), 10)
+
+
+async def test_sql_errors_of_the_migration_engines_never_quote_their_values(tmp_path: Any) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from mcptasks.store.engine import create_engines, database_url
+
+    engines = create_engines(database_url(str(tmp_path / "params.db")))
+    try:
+        with pytest.raises(OperationalError) as failed:
+            async with engines.writer.begin() as conn:
+                await conn.execute(text("SELECT * FROM missing WHERE task_id = :v"), {"v": "secret-task-id"})
+        assert "secret-task-id" not in str(failed.value)
+        assert "parameters hidden" in str(failed.value)
+    finally:
+        await engines.dispose()
