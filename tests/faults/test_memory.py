@@ -48,9 +48,9 @@ pytestmark = pytest.mark.slow
 #: Tasks per wire on SQLite unless `MCPTASKS_MEMORY_TASKS` says otherwise.
 DEFAULT_TASKS = 10_000
 #: Tasks per wire on PostgreSQL unless `MCPTASKS_MEMORY_TASKS` says otherwise.
-DEFAULT_TASKS_POSTGRES = 3_000
+DEFAULT_TASKS_POSTGRES = 2_000
 #: Tasks run before the first measurement (imports, caches, pools and the allocator warm up).
-WARM_UP_TASKS = 1000
+WARM_UP_TASKS = 500
 #: The in-process view's capacity on the server (tasks): small, so the warm-up fills it.
 VIEW_CAPACITY = 256
 #: RSS readings during the run.
