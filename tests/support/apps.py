@@ -75,12 +75,19 @@ async def slow_rerun(steps: int, delay_ms: int, task: TaskContext, marker: str =
 
 @server.tool(task_support="optional")
 async def gate(path: str, task: TaskContext) -> str:
-    """Wait until the file `path` exists, then return its content."""
+    """Wait until the file `path` holds some text, then return it.
+
+    A file seen empty is not opened yet: the test's write may have created it and not filled it.
+    """
     gate_file = Path(path)
-    while not await asyncio.to_thread(gate_file.exists):
+    while not await asyncio.to_thread(_has_text, gate_file):
         task.check_cancelled()
         await asyncio.sleep(0.02)
     return f"released: {await asyncio.to_thread(gate_file.read_text)}"
+
+
+def _has_text(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0
 
 
 @server.tool(task_support="optional")
