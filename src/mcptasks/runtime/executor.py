@@ -63,7 +63,7 @@ from mcptasks.core.model import (
     utcnow,
 )
 from mcptasks.core.status import TaskStatus
-from mcptasks.observe import metrics
+from mcptasks.observe import metrics, tracing
 from mcptasks.observe.logs import set_task
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.context import TaskContext
@@ -197,6 +197,7 @@ class _TaskSink:
         executor.bus.publish_input(current, request)
         running.waiting_input += 1
         metrics.question_asked()
+        input_span = tracing.start_input(method, key)
         asked_at = asyncio.get_running_loop().time()
         waited_s: float | None = None
         try:
@@ -219,6 +220,7 @@ class _TaskSink:
         finally:
             running.waiting_input -= 1
             metrics.question_settled(method, waited_s)
+            input_span.end()
 
 
 def _require_capability(record: TaskRecord, method: InputMethod) -> None:
@@ -429,6 +431,8 @@ class Executor:
         # This asyncio task's records (the tool's own included) name the task it runs.
         set_task(record.task_id, record.tool_name, record.attempt)
         metrics.tool_started()
+        span, span_token = tracing.start_run(record)
+        finished: TaskRecord | None = None
         try:
             outcome: Outcome | None
             try:
@@ -467,7 +471,8 @@ class Executor:
                     await self.store.release_lease(record.task_id, record.attempt, self.node)
                     return
                 outcome = Failed(ErrorInfo(-32603, INTERRUPTED_MESSAGE), INTERRUPTED_MESSAGE)
-            finished = await self._store_outcome(running, outcome)
+            with tracing.outcome_span():
+                finished = await self._store_outcome(running, outcome)
             if finished is not None:
                 finished_metrics(finished)
                 self.bus.publish(finished)
@@ -477,6 +482,7 @@ class Executor:
                 extra={"action": "release", "task_id": record.task_id},
             )
         finally:
+            tracing.end_run(span, span_token, finished)
             metrics.tool_ended()
             for timer in running.timers:
                 timer.cancel()

@@ -20,7 +20,7 @@ from typing import Any
 from mcptasks.core.errors import InvalidParams, InvalidTaskState, TaskNotFound
 from mcptasks.core.model import InputRequest, TaskRecord, TaskResult, Wire
 from mcptasks.core.owner import Owner
-from mcptasks.observe import metrics
+from mcptasks.observe import metrics, tracing
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.executor import Executor, Invoke, finished_metrics
 from mcptasks.runtime.options import LIST_PAGE_SIZE, Retention
@@ -103,6 +103,7 @@ class TaskManager:
             lease_node=self.executor.node,
             lease_expires_at=now + self.executor.lease_until(),
             attempt=1,
+            trace_context=tracing.current_traceparent(),
         )
         try:
             await self.store.create_task(record, node=self.executor.node)
@@ -125,6 +126,7 @@ class TaskManager:
         record = await self.store.get_task(owner, task_id)
         if record is None:
             raise TaskNotFound()
+        tracing.about_request(record)
         return record
 
     async def get_with_result(self, owner: Owner, task_id: str) -> tuple[TaskRecord, TaskResult | None]:
@@ -132,6 +134,11 @@ class TaskManager:
 
         Raises: TaskNotFound.
         """
+        found = await self._read(owner, task_id)
+        tracing.about_request(found[0])
+        return found
+
+    async def _read(self, owner: Owner, task_id: str) -> tuple[TaskRecord, TaskResult | None]:
         found = await self.store.get_task_with_result(owner, task_id)
         if found is None:
             raise TaskNotFound()
@@ -148,8 +155,9 @@ class TaskManager:
         # Watch before reading, so a change committed during the read still wakes us.
         with self.bus.watching(task_id) as changed:
             while True:
-                record, result = await self.get_with_result(owner, task_id)
+                record, result = await self._read(owner, task_id)
                 if record.is_terminal:
+                    tracing.about_request(record)
                     return record, result
                 await changed.wait(WAIT_POLL_S)
 
@@ -167,15 +175,16 @@ class TaskManager:
         loop = asyncio.get_running_loop()
         # Watch before reading, so a change committed during the read still ends a hold.
         with self.bus.watching(task_id) as changed:
-            record, result = await self.get_with_result(owner, task_id)
+            record, result = await self._read(owner, task_id)
             previous = self._polls.get(task_id)
             if not record.is_terminal and previous is not None and previous.seen == record.last_updated_at:
                 interval_s = (record.poll_interval_ms or 0) / 1000
                 remaining_s = previous.at + interval_s - loop.time()
                 if remaining_s > 0:
                     await changed.wait(remaining_s)  # a change, or the interval is over
-                    record, result = await self.get_with_result(owner, task_id)
+                    record, result = await self._read(owner, task_id)
         self._answered(record, loop.time())
+        tracing.about_request(record)
         return record, result
 
     def _answered(self, record: TaskRecord, at: float) -> None:
@@ -208,6 +217,7 @@ class TaskManager:
         outcome = await self.store.cancel_task(owner, task_id, CANCELLED_MESSAGE, self.executor.db_now())
         if outcome is None:
             raise TaskNotFound()
+        tracing.about_request(outcome.record)
         if not outcome.cancelled:
             if reject_terminal:
                 raise InvalidTaskState(
@@ -237,6 +247,7 @@ class TaskManager:
         outcome = await self.store.answer_inputs(owner, task_id, responses, self.executor.db_now())
         if outcome is None:
             raise TaskNotFound()
+        tracing.about_request(outcome.record)
         if outcome.resumed:
             self.bus.publish(outcome.record)
         if outcome.answered:
