@@ -114,7 +114,7 @@ def error_from(exc: BaseException) -> StoreError:
         message = "the task store is unreachable"
     elif isinstance(exc, asyncpg.exceptions.QueryCanceledError | asyncpg.exceptions.LockNotAvailableError):
         message = "the task store timed out"
-    elif isinstance(exc, asyncpg.exceptions.SyntaxOrAccessRuleViolationError | asyncpg.exceptions.DataError):
+    elif isinstance(exc, asyncpg.exceptions.SyntaxOrAccessError | asyncpg.exceptions.DataError):
         message = "the task store refused a statement"
         unavailable = False
     else:
