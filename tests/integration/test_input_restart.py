@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from mcptasks.core.errors import ErrorCode
 from support.apps import CONFIRM_SCHEMA
 from support.clients import TASKS_EXTENSION, LegacyHttpClient, ModernHttpClient, RpcError
 from support.db import input_rows, query, row_counts, task_rows
@@ -107,13 +108,14 @@ def db_status(db: Path | str, task_id: str) -> Callable[[], Any]:
 
 
 def wire_status(client: ModernHttpClient | LegacyHttpClient, task_id: str) -> Callable[[], Any]:
-    """A trail probe polling `tasks/get` ("gone" once the task is not found)."""
+    """A trail probe polling `tasks/get` ("gone" once the task is not found; nothing while the
+    server is stopping and refuses new requests)."""
 
     async def probe() -> str | None:
         try:
             status: str = (await get_task(client, task_id))["status"]
-        except RpcError:
-            return "gone"
+        except RpcError as exc:
+            return None if exc.code == ErrorCode.SERVER_STOPPING else "gone"
         return status
 
     return probe
