@@ -291,3 +291,19 @@ async def test_a_raising_handler_on_2025_answers_an_error_and_is_asked_again(
             result = await handle.result()  # a new tasks/result: the server asks again
     assert result.structured_content is not None and result.structured_content["decision"] == "kept"
     assert calls == [handle.task_id, handle.task_id]
+
+
+async def test_2025_updates_come_in_order_with_the_terminal_status_last(demo_url: str) -> None:
+    # `count_to` with no delay reports progress at every step and ends at once: a poll can learn
+    # of the end before the last pushes arrive on the GET stream. Every report still comes out,
+    # in order, before the terminal status, and nothing comes after it.
+    steps = 8
+    async with TaskClient(demo_url, wire="2025-11-25") as client:
+        for _ in range(4):
+            handle = await client.call_tool_as_task("count_to", {"n": steps, "delay_ms": 0})
+            with anyio.fail_after(LIMIT_S):
+                updates = [update async for update in handle.updates(poll_ms=20)]
+            assert [u.progress for u in updates if isinstance(u, ProgressUpdate)] == list(range(1, steps + 1))
+            last = updates[-1]
+            assert isinstance(last, StatusUpdate) and last.task.status is TaskStatus.COMPLETED
+            assert all(not u.task.is_terminal for u in updates[:-1] if isinstance(u, StatusUpdate))

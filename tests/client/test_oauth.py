@@ -3,11 +3,13 @@
 Without authentication a 2025-11-25 task belongs to its session; with OAuth it belongs to the
 principal, which any new session (and the other wire) of the same principal can resume. The
 server is `mcptasks serve tests/auth/app.py:server` with JWT access tokens from the OAuth tests'
-local issuer; the client sends its token with an SDK transport of its own.
+local issuer; the client sends its token with an SDK transport of its own. A task is resumed
+from another process (`resume_child.py`) holding the same user's token.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,12 +18,14 @@ import anyio
 import httpx2
 import pytest
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import ElicitRequestParams, ElicitResult, TextContent
+from mcp_types import TextContent
 
 from auth.harness import AuthServer, jwt_args
 from auth.issuer import LocalIssuer
 from mcptasks.client import ElicitationHandler, TaskClient, TaskNotFoundError, Wire
 from mcptasks.core.status import TaskStatus
+
+from .test_resume import resume_in_child
 
 pytestmark = pytest.mark.slow
 
@@ -63,10 +67,6 @@ async def bearer_client(
             yield client
 
 
-async def confirm(task_id: str | None, params: ElicitRequestParams) -> ElicitResult:
-    return ElicitResult(action="accept", content={"confirm": True})
-
-
 async def test_a_new_session_of_the_same_user_answers_and_reads_the_task(
     issuer: LocalIssuer, server: AuthServer
 ) -> None:
@@ -77,13 +77,22 @@ async def test_a_new_session_of_the_same_user_answers_and_reads_the_task(
         assert task_id is not None
     # The first session is closed; its question waits on the server.
 
-    async with bearer_client(server, alice, on_elicitation=confirm) as second:
-        resumed = second.task(task_id)
-        with anyio.fail_after(20):
-            result = await resumed.result()  # tasks/result: the server asks this session
-        block = result.content[0]
-        assert isinstance(block, TextContent) and block.text == "answered: accept"
+    # Another process, with the same user's token, resumes it: tasks/result, and the server asks
+    # that process's session the question.
+    done = await anyio.to_thread.run_sync(
+        resume_in_child, task_id, "2025-11-25", "--url", server.url, "--token", alice
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "status": "completed",
+        "text": "answered: accept",
+        "answered": ["elicitation/create"],
+    }
+
+    async with bearer_client(server, alice) as second:
         assert task_id in [task.task_id for task in (await second.list_tasks()).tasks]
+        block = (await second.task(task_id).result()).content[0]
+        assert isinstance(block, TextContent) and block.text == "answered: accept"
 
     async with bearer_client(server, alice, wire="2026-07-28") as other_wire:
         assert (await other_wire.task(task_id).status()).status is TaskStatus.COMPLETED

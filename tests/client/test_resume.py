@@ -1,11 +1,13 @@
 """Resuming a task by its id from somewhere else: another client process, another server process.
 
 Without authentication only the 2026-07-28 wire allows this (a task is readable by id from
-anywhere); 2025-11-25 tasks belong to their session or stdio connection (see `test_http`).
+anywhere); 2025-11-25 tasks belong to their session or stdio connection (see `test_http`; with
+OAuth, to the principal: `test_oauth`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -13,7 +15,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-from mcp_types import ElicitRequestParams, ElicitResult
 
 from mcptasks.client import TaskClient
 from mcptasks.core.status import TaskStatus
@@ -23,6 +24,8 @@ from .servers import ROOT, stdio_params
 pytestmark = pytest.mark.slow
 
 EXAMPLE = ROOT / "examples" / "resume_task.py"
+#: Resumes a task in a process of its own (see its docstring).
+CHILD = Path(__file__).resolve().parent / "resume_child.py"
 #: How long one run of the example may take, in seconds.
 RUN_TIMEOUT_S = 60
 
@@ -60,23 +63,46 @@ def test_the_example_reports_an_unknown_task(demo_url: str) -> None:
     assert "Task not found" in done.stderr
 
 
-async def test_a_task_made_over_stdio_is_answered_through_another_server_process(
-    tmp_path: Path, old_files: Path
-) -> None:
-    # Two stdio servers on one database file: the task runs in the first; a fresh client, with a
-    # server process of its own, finds it by id, answers its question and reads its result.
+def resume_in_child(task_id: str, wire: str, *server: str) -> subprocess.CompletedProcess[str]:
+    """Run `resume_child.py` (a process of its own) on the task; `server`: its server arguments."""
+    return subprocess.run(
+        [sys.executable, str(CHILD), "--task-id", task_id, "--wire", wire, *server],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+
+
+async def test_a_task_made_over_stdio_is_answered_by_another_process(tmp_path: Path, old_files: Path) -> None:
+    # Two stdio servers on one database file: the task runs in the first; another client process,
+    # with a server process of its own, finds it by id, answers its question and reads its result.
     database = tmp_path / "tasks.db"
-
-    async def confirm(task_id: str | None, params: ElicitRequestParams) -> ElicitResult:
-        return ElicitResult(action="accept", content={"confirm": True})
-
     async with TaskClient(stdio_params(database), wire="2026-07-28", elicitation=True) as first:
         made = await first.call_tool_as_task("clean_up", {"directory": str(old_files), "older_than_days": 0})
         assert made.task_id is not None
-        async with TaskClient(stdio_params(database), wire="2026-07-28", on_elicitation=confirm) as second:
-            resumed = second.task(made.task_id)
-            with anyio.fail_after(20):
-                result = await resumed.result(poll_ms=50)
+        done = await anyio.to_thread.run_sync(
+            resume_in_child, made.task_id, "2026-07-28", "--stdio-db", str(database)
+        )
+        assert done.returncode == 0, done.stderr
+        outcome = json.loads(done.stdout)
+        assert outcome["status"] == "completed"
+        assert outcome["answered"] == ["elicitation/create"]
+        assert (await made.status()).status is TaskStatus.COMPLETED
+        result = await made.result()
         assert result.structured_content is not None
         assert result.structured_content["decision"] == "confirmed"
-        assert (await made.status()).status is TaskStatus.COMPLETED
+
+
+async def test_a_2025_task_over_stdio_is_not_found_from_another_process(tmp_path: Path) -> None:
+    # Without authentication a 2025-11-25 task belongs to its stdio connection (README "Owners"):
+    # another process, on another connection to the same database, cannot read it by id.
+    database = tmp_path / "tasks.db"
+    async with TaskClient(stdio_params(database), wire="2025-11-25") as first:
+        made = await first.call_tool_as_task("count_to", {"n": 100, "delay_ms": 100})
+        assert made.task_id is not None
+        done = await anyio.to_thread.run_sync(
+            resume_in_child, made.task_id, "2025-11-25", "--stdio-db", str(database)
+        )
+        assert done.returncode == 3, done.stderr
+        assert json.loads(done.stdout) == {"error": "not found"}
+        assert (await made.cancel()).status is TaskStatus.CANCELLED

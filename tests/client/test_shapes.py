@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime
 from types import ModuleType
 
@@ -156,3 +157,40 @@ def test_all_is_every_public_name() -> None:
 
 def test_the_top_level_package_does_not_export_the_client() -> None:
     assert not {"TaskClient", "TaskHandle"} & set(mcptasks.__all__)
+
+
+#: Words that name a duration in a parameter; such a parameter carries its unit (`_ms` or `_s`).
+DURATION_WORDS = ("ttl", "poll", "timeout", "interval", "delay", "wait")
+
+
+def public_members(module: ModuleType) -> list[tuple[str, object]]:
+    """The public names of `module` and the public methods and properties of its classes."""
+    members: list[tuple[str, object]] = []
+    for name in getattr(module, "__all__", [n for n in vars(module) if not n.startswith("_")]):
+        value = getattr(module, name)
+        if isinstance(value, ModuleType) or getattr(value, "__module__", module.__name__) not in {
+            module.__name__,
+            "mcptasks.client",
+        }:
+            continue  # imported from elsewhere (typing, mcp_types, ...)
+        members.append((name, value))
+        if isinstance(value, type) and not issubclass(value, BaseModel):
+            for attribute, member in vars(value).items():
+                if not attribute.startswith("_") and (callable(member) or isinstance(member, property)):
+                    members.append((f"{name}.{attribute}", member))
+    return members
+
+
+@pytest.mark.parametrize("module", [mcptasks.client, sep2663, v2025_11_25], ids=lambda m: m.__name__)
+def test_public_names_are_documented_and_durations_name_their_unit(module: ModuleType) -> None:
+    members = public_members(module)
+    assert members
+    undocumented = [name for name, value in members if not (getattr(value, "__doc__", None) or "").strip()]
+    assert undocumented == []
+    for name, value in members:
+        function = value.fget if isinstance(value, property) else value
+        if not inspect.isfunction(function):
+            continue
+        for parameter in inspect.signature(function).parameters:
+            if any(word in parameter for word in DURATION_WORDS):
+                assert parameter.endswith(("_ms", "_s")), f"{name}({parameter}): say the unit"

@@ -71,3 +71,19 @@ async def test_questions_are_answered_by_the_handlers(tmp_path: Path, old_files:
     assert asked.structured_content is not None and asked.structured_content["decision"] == "kept"
     block = sampled.content[0]
     assert isinstance(block, TextContent) and block.text == "summary by pipe-model: over stdio"
+
+
+async def test_2025_updates_come_in_order_with_the_terminal_status_last(tmp_path: Path) -> None:
+    # `count_to` with no delay reports progress and a status message at every step and ends at
+    # once: a poll can learn of the end while the last pushes are still on their way. Every
+    # report comes out, in order, before the terminal status, and nothing comes after it.
+    steps = 8
+    async with TaskClient(stdio_params(tmp_path / "tasks.db"), wire="2025-11-25") as client:
+        for _ in range(4):
+            handle = await client.call_tool_as_task("count_to", {"n": steps, "delay_ms": 0})
+            with anyio.fail_after(LIMIT_S):
+                updates = [update async for update in handle.updates(poll_ms=20)]
+            assert [u.progress for u in updates if isinstance(u, ProgressUpdate)] == list(range(1, steps + 1))
+            last = updates[-1]
+            assert isinstance(last, StatusUpdate) and last.task.status is TaskStatus.COMPLETED
+            assert all(not u.task.is_terminal for u in updates[:-1] if isinstance(u, StatusUpdate))

@@ -10,6 +10,9 @@ dropped after its last user. Either is new and empty: the server migrates it at 
 - `server_db`: a database of the test's own, for tests that start (and restart) servers themselves;
   every server a test starts on it finds the same database.
 
+- `task_client`: `mcptasks.client.TaskClient`s of `http_server` on either wire, for the happy
+  paths (`support.task_clients`); the raw clients (`legacy_session`, `modern`) check the wire.
+
 One HTTP server per test module (`http_server`) keeps the suite fast; tests isolate themselves by
 opening their own sessions (2025-11-25) and using their own task ids (2026-07-28). Tests that
 restart or kill servers, or need other settings, start their own with `HttpServer` on `server_db`.
@@ -17,15 +20,18 @@ restart or kill servers, or need other settings, start their own with `HttpServe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from mcptasks.client import TaskClient, Wire
 from support.clients import LegacyFactory, LegacyHttpClient, ModernHttpClient
 from support.process import HttpServer
+from support.task_clients import http_endpoint
+from support.task_clients import task_client as task_client_of
 
 if TYPE_CHECKING:
     from tests.conftest import PostgresServer
@@ -109,3 +115,20 @@ async def modern(http_server: HttpServer) -> AsyncIterator[ModernHttpClient]:
         yield client
     finally:
         await client.aclose()
+
+
+#: `task_client` fixture: `async with task_client("2025-11-25", on_elicitation=...) as client:`.
+TaskClientFactory = Callable[..., TaskClient]
+
+
+@pytest.fixture
+def task_client(http_server: HttpServer) -> TaskClientFactory:
+    """Make `TaskClient`s of `http_server`: `async with task_client(wire, **options) as client:`.
+
+    Each is a session of its own on 2025-11-25; `options` are `TaskClient`'s keyword arguments.
+    """
+
+    def connect(wire: Wire, **options: Any) -> TaskClient:
+        return task_client_of(http_endpoint(http_server), wire, **options)
+
+    return connect

@@ -2,6 +2,8 @@
 
 Protocol reference Part A1 and test cases D1-D6; issue #2 "What a user can do" 4 (2025-11-25 wire).
 Every test opens its own session(s), so tests share one server without seeing each other's tasks.
+Tests of the exact wire (shapes, error objects, streams) speak raw JSON-RPC; the others go through
+`mcptasks.client`, as a user would.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from mcp_types import TextContent
 
+from mcptasks.client import TaskCancelledError, TaskFailedError
+from mcptasks.core.status import TaskStatus
 from support.apps import (
     RPC_ERROR_CODE,
     RPC_ERROR_DATA,
@@ -30,7 +36,12 @@ from support.polling import (
     wait_terminal,
 )
 
+from .conftest import TaskClientFactory
+
 pytestmark = pytest.mark.slow
+
+#: The longest a test waits for a task's result, in seconds.
+RESULT_LIMIT_S = 20
 
 #: Retention defaults of the server (`mcptasks.runtime.options`).
 DEFAULT_TTL_MS = 3_600_000
@@ -138,22 +149,24 @@ async def test_tasks_result_blocks_until_terminal_while_get_answers(
 
 
 @pytest.mark.parametrize(
-    ("task", "expected_ttl"),
-    [
-        ({}, DEFAULT_TTL_MS),
-        ({"ttl": 5_000}, 5_000),
-        ({"ttl": MAX_TTL_MS * 10}, MAX_TTL_MS),
-        ({"ttl": None}, DEFAULT_TTL_MS),
-    ],
-    ids=["omitted", "within-limits", "above-max", "null"],
+    ("ttl_ms", "expected_ttl"),
+    [(None, DEFAULT_TTL_MS), (5_000, 5_000), (MAX_TTL_MS * 10, MAX_TTL_MS)],
+    ids=["omitted", "within-limits", "above-max"],
 )
 async def test_ttl_default_and_cap_are_reported(
-    legacy_session: LegacyFactory, task: dict[str, Any], expected_ttl: int
+    task_client: TaskClientFactory, ttl_ms: int | None, expected_ttl: int
 ) -> None:
+    async with task_client("2025-11-25") as client:
+        handle = await client.call_tool_as_task("quick", {"n": 1}, ttl_ms=ttl_ms)
+        assert handle.last_snapshot is not None and handle.last_snapshot.ttl_ms == expected_ttl
+        assert (await handle.status()).ttl_ms == expected_ttl
+
+
+async def test_a_null_ttl_gets_the_default(legacy_session: LegacyFactory) -> None:
     client = await legacy_session()
-    created = await create(client, "quick", {"n": 1}, **task)
-    assert created["ttl"] == expected_ttl
-    assert (await client.call("tasks/get", {"taskId": created["taskId"]}))["ttl"] == expected_ttl
+    created = await create(client, "quick", {"n": 1}, ttl=None)
+    assert created["ttl"] == DEFAULT_TTL_MS
+    assert (await client.call("tasks/get", {"taskId": created["taskId"]}))["ttl"] == DEFAULT_TTL_MS
 
 
 async def list_all(client: LegacyHttpClient) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -285,32 +298,40 @@ async def test_crashing_tool_fails_without_leaking_its_exception(legacy_session:
         assert "Traceback" not in text
 
 
-async def test_json_rpc_error_of_the_tool_is_replayed(legacy_session: LegacyFactory) -> None:
-    client = await legacy_session()
+async def test_json_rpc_error_of_the_tool_is_replayed(
+    legacy_session: LegacyFactory, task_client: TaskClientFactory
+) -> None:
+    raw = await legacy_session()
     # Without a task: the JSON-RPC error itself.
-    inline = (await client.request("tools/call", {"name": "rpc_error", "arguments": {}})).error
+    inline = (await raw.request("tools/call", {"name": "rpc_error", "arguments": {}})).error
     assert inline == {"code": RPC_ERROR_CODE, "message": RPC_ERROR_MESSAGE, "data": RPC_ERROR_DATA}
 
-    task_id = (await create(client, "rpc_error", {}))["taskId"]
-    failed = await wait_terminal(client, task_id)
-    assert failed["status"] == "failed"
-    assert failed["statusMessage"] == RPC_ERROR_MESSAGE
-    replayed = (await client.request("tasks/result", {"taskId": task_id})).error
-    assert replayed["code"] == inline["code"]
-    assert replayed["message"] == inline["message"]
-    assert replayed["data"] == inline["data"]
+    # As a task: tasks/result answers the same error.
+    async with task_client("2025-11-25") as client:
+        handle = await client.call_tool_as_task("rpc_error")
+        with anyio.fail_after(RESULT_LIMIT_S), pytest.raises(TaskFailedError) as raised:
+            await handle.result()
+    assert (raised.value.code, raised.value.error_message, raised.value.data) == (
+        inline["code"],
+        inline["message"],
+        inline["data"],
+    )
+    final = handle.last_snapshot
+    assert final is not None and final.status is TaskStatus.FAILED
+    assert final.status_message == RPC_ERROR_MESSAGE
 
 
-async def test_tool_error_result_completes_with_is_error(legacy_session: LegacyFactory) -> None:
-    client = await legacy_session()
-    task_id = (await create(client, "tool_error", {}))["taskId"]
-    done = await wait_terminal(client, task_id)
+async def test_tool_error_result_completes_with_is_error(task_client: TaskClientFactory) -> None:
+    async with task_client("2025-11-25") as client:
+        handle = await client.call_tool_as_task("tool_error")
+        with anyio.fail_after(RESULT_LIMIT_S):
+            result = await handle.result()
     # mcptasks reports an isError result as completed on both wires (reference E1).
-    assert done["status"] == "completed"
-    result = await client.call("tasks/result", {"taskId": task_id})
-    assert result["isError"] is True
-    assert TOOL_ERROR_TEXT in result["content"][0]["text"]
-    assert result["_meta"][RELATED_TASK] == {"taskId": task_id}
+    assert handle.last_snapshot is not None and handle.last_snapshot.status is TaskStatus.COMPLETED
+    assert result.is_error is True
+    block = result.content[0]
+    assert isinstance(block, TextContent) and TOOL_ERROR_TEXT in block.text
+    assert result.meta is not None and result.meta[RELATED_TASK] == {"taskId": handle.task_id}
 
 
 async def test_task_support_is_enforced(legacy_session: LegacyFactory) -> None:
@@ -465,16 +486,18 @@ async def test_plain_call_of_optional_tool_runs_inline(legacy_session: LegacyFac
 
 
 async def test_tool_ignoring_cancellation_is_cancelled_hard_after_the_grace(
-    legacy_session: LegacyFactory, tmp_path: Path
+    task_client: TaskClientFactory, tmp_path: Path
 ) -> None:
-    client = await legacy_session()
     marker = tmp_path / "counter"
-    task_id = (await create(client, "stubborn", {"marker": str(marker)}))["taskId"]
-    await wait_counter_at_least(marker, 2)
-    assert (await client.call("tasks/cancel", {"taskId": task_id}))["status"] == "cancelled"
-    # The tool never checks its token; the hard cancel (grace 1 s in tests) stops it.
-    await wait_counter_stopped(marker, within_s=5)
-    assert (await client.call("tasks/get", {"taskId": task_id}))["status"] == "cancelled"
+    async with task_client("2025-11-25") as client:
+        handle = await client.call_tool_as_task("stubborn", {"marker": str(marker)})
+        await wait_counter_at_least(marker, 2)
+        assert (await handle.cancel()).status is TaskStatus.CANCELLED
+        # The tool never checks its token; the hard cancel (grace 1 s in tests) stops it.
+        await wait_counter_stopped(marker, within_s=5)
+        assert (await handle.status()).status is TaskStatus.CANCELLED
+        with pytest.raises(TaskCancelledError):
+            await handle.result()
 
 
 async def test_tool_without_task_support_behaves_as_forbidden(legacy_session: LegacyFactory) -> None:

@@ -2,6 +2,7 @@
 
 Protocol reference Part A2 and test cases D7-D11; issue #2 "What a user can do" 4 (2026-07-28 wire).
 Every request carries its own `_meta` envelope; "declaring" means it lists the tasks extension.
+Tests of the exact wire speak raw JSON-RPC; the others go through `mcptasks.client`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from mcp_types import TextContent
 
+from mcptasks.core.status import TaskStatus
 from support.apps import RPC_ERROR_CODE, RPC_ERROR_DATA, RPC_ERROR_MESSAGE, SECRET, TOOL_ERROR_TEXT
 from support.clients import RELATED_TASK, TASKS_EXTENSION, LegacyFactory, ModernHttpClient
 from support.polling import (
@@ -23,7 +27,14 @@ from support.polling import (
     wait_terminal,
 )
 
+from .conftest import TaskClientFactory
+
 pytestmark = pytest.mark.slow
+
+#: The longest a test waits for a task's result, in seconds.
+RESULT_LIMIT_S = 20
+#: How often the client polls, in ms (the server answers a poll at the task's next change).
+POLL_MS = 50
 
 #: Retention default of the server (`mcptasks.runtime.options`).
 DEFAULT_TTL_MS = 3_600_000
@@ -123,13 +134,16 @@ async def test_crash_fails_the_task_without_leaking(modern: ModernHttpClient) ->
         assert "RuntimeError" not in raw
 
 
-async def test_tool_error_result_is_completed(modern: ModernHttpClient) -> None:
-    task_id = (await create(modern, "tool_error", {}))["taskId"]
-    done = await wait_terminal(modern, task_id)
-    assert done["status"] == "completed"
-    assert done["result"]["isError"] is True
-    assert TOOL_ERROR_TEXT in done["result"]["content"][0]["text"]
-    assert "error" not in done
+async def test_tool_error_result_is_completed(task_client: TaskClientFactory) -> None:
+    async with task_client("2026-07-28") as client:
+        handle = await client.call_tool_as_task("tool_error")
+        with anyio.fail_after(RESULT_LIMIT_S):
+            result = await handle.result(poll_ms=POLL_MS)
+    # mcptasks reports an isError result as completed on both wires (reference E1).
+    assert handle.last_snapshot is not None and handle.last_snapshot.status is TaskStatus.COMPLETED
+    assert result.is_error is True
+    block = result.content[0]
+    assert isinstance(block, TextContent) and TOOL_ERROR_TEXT in block.text
 
 
 async def test_non_declaring_call_of_optional_tool_gets_a_plain_result(modern: ModernHttpClient) -> None:
@@ -326,14 +340,19 @@ async def test_tasks_cross_the_wires_per_the_owner_rules(
     assert (await session.call("tasks/get", {"taskId": legacy_task}))["status"] == "completed"
 
 
-async def test_concurrent_creates_are_each_durable(modern: ModernHttpClient) -> None:
-    created = await asyncio.gather(*(create(modern, "quick", {"n": i}) for i in range(20)))
-    ids = [task["taskId"] for task in created]
-    assert len(set(ids)) == len(ids)
-    got = await asyncio.gather(*(modern.call("tasks/get", {"taskId": task_id}) for task_id in ids))
-    assert [task["taskId"] for task in got] == ids
-    for task_id in ids:
-        assert len(task_id) >= 22
+async def test_concurrent_creates_are_each_durable(task_client: TaskClientFactory) -> None:
+    async with task_client("2026-07-28") as client:
+        handles = await asyncio.gather(*(client.call_tool_as_task("quick", {"n": i}) for i in range(20)))
+        ids = [handle.task_id for handle in handles]
+        assert all(isinstance(task_id, str) and len(task_id) >= 22 for task_id in ids)
+        assert len(set(ids)) == len(ids)
+        got = await asyncio.gather(*(handle.status() for handle in handles))
+        assert [task.task_id for task in got] == ids
+        with anyio.fail_after(RESULT_LIMIT_S):
+            results = await asyncio.gather(*(handle.result(poll_ms=POLL_MS) for handle in handles))
+    assert [
+        block.text for result in results for block in result.content if isinstance(block, TextContent)
+    ] == [f"quick {i}" for i in range(20)]
 
 
 async def test_an_inline_call_still_streams_its_progress(modern: ModernHttpClient) -> None:

@@ -6,7 +6,9 @@ the connection's own channel), A2.6, A2.7 and A2.15 (SEP-2663: `tasks/get` lists
 `tasks/update` answers them), test cases D3 (21-22) and D9 (63-68).
 
 2025-11-25 tests open their own sessions (or stdio processes); 2026-07-28 tests use their own task
-ids, so all share the module's HTTP server.
+ids, so all share the module's HTTP server. Tests of what goes over the wire (the question's
+shape, the stream it rides, `inputRequests`, `tasks/update`) speak raw JSON-RPC; the others answer
+questions through `mcptasks.client`, as a user would.
 """
 
 from __future__ import annotations
@@ -16,8 +18,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from mcp_types import (
+    CallToolResult,
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    ElicitRequest,
+    ElicitRequestParams,
+    ElicitResult,
+    TextContent,
+)
 
+from mcptasks.client import Question, QuestionUpdate, TaskCancelledError, TaskFailedError, Wire
+from mcptasks.core.status import TaskStatus
 from support.apps import CONFIRM_SCHEMA
 from support.clients import (
     RELATED_TASK,
@@ -31,6 +45,10 @@ from support.clients import (
 from support.db import input_rows, task_events
 from support.polling import get_task, sync_probe, until, wait_status, wait_terminal
 from support.process import RUNNER, HttpServer, server_config
+from support.task_clients import WIRES, stdio_params
+from support.task_clients import task_client as task_client_of
+
+from .conftest import TaskClientFactory
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +66,10 @@ ANSWERED_HISTORY = [
 NOT_FOUND = {"code": -32602, "message": "Task not found"}
 #: How long a test waits for a question the server should send at once, in seconds.
 QUESTION_WAIT_S = 5.0
+#: The longest a test waits for a task's result, in seconds.
+RESULT_LIMIT_S = 20
+#: How often the task client polls, in ms (the server answers a poll at the task's next change).
+POLL_MS = 50
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -87,6 +109,13 @@ def text_of(result: dict[str, Any]) -> str:
     assert len(content) == 1 and content[0]["type"] == "text", result
     text: str = content[0]["text"]
     return text
+
+
+def text_of_result(result: CallToolResult) -> str:
+    """The one text block of a tool result read with `mcptasks.client`."""
+    [block] = result.content
+    assert isinstance(block, TextContent), result
+    return block.text
 
 
 def assert_question(request: dict[str, Any], task_id: str, message: str) -> None:
@@ -268,61 +297,60 @@ async def test_2025_question_and_status_changes_arrive_on_the_get_stream(
     assert history(http_server.db, task_id) == ANSWERED_HISTORY
 
 
-async def test_2025_two_outstanding_questions_answered_one_at_a_time(http_server: HttpServer) -> None:
-    client = LegacyHttpClient(http_server.base_url)
-    try:
-        await client.open(listen=True, capabilities=LEGACY_ASKABLE)
-        task_id = await legacy_start(client, "elicit_two", {})
+async def test_2025_two_outstanding_questions_answered_one_at_a_time(
+    http_server: HttpServer, task_client: TaskClientFactory
+) -> None:
+    async with task_client("2025-11-25", elicitation=True) as client:
+        handle = await client.call_tool_as_task("elicit_two")
+        assert handle.task_id is not None
+        asked: dict[str, Question] = {}
+        with anyio.fail_after(QUESTION_WAIT_S * 2):
+            async for update in handle.updates(poll_ms=POLL_MS):
+                if isinstance(update, QuestionUpdate):
+                    assert update.answer is None and update.question.task_id == handle.task_id
+                    request = update.question.request
+                    assert isinstance(request, ElicitRequest)
+                    asked[request.params.message] = update.question
+                    if len(asked) == 2:
+                        break
+        assert set(asked) == {"First of two?", "Second of two?"}
+        first, second = asked["First of two?"], asked["Second of two?"]
+        assert first.key != second.key
+        assert set(await handle.input_requests()) == {first.key, second.key}
 
-        def mine(params: dict[str, Any]) -> bool:
-            return bool(params.get("_meta", {}).get(RELATED_TASK) == {"taskId": task_id})
-
-        await until(
-            sync_probe(lambda: client.notifications.matching("elicitation/create", mine)),
-            lambda found: len(found) == 2,
-            what="two elicitation/create requests",
-        )
-        by_message = {
-            q["params"]["message"]: q for q in client.notifications.matching("elicitation/create", mine)
-        }
-        assert set(by_message) == {"First of two?", "Second of two?"}
-        first, second = by_message["First of two?"], by_message["Second of two?"]
-        assert first["id"] != second["id"]
-        for question in (first, second):
-            assert_question(question, task_id, question["params"]["message"])
-
-        await client.respond(first["id"], elicit_answer(task_id, "accept", {"confirm": True}))
-        await wait_answered(http_server.db, task_id, "input-1")
+        await handle.answer({first.key: ElicitResult(action="accept", content={"confirm": True})})
+        await wait_answered(http_server.db, handle.task_id, "input-1")
         # One answer of two: the task still waits.
-        assert (await get_task(client, task_id))["status"] == "input_required"
-        assert [r["answered_at"] is None for r in input_rows(http_server.db, task_id)] == [False, True]
+        assert (await handle.status()).status is TaskStatus.INPUT_REQUIRED
+        assert [r["answered_at"] is None for r in input_rows(http_server.db, handle.task_id)] == [False, True]
+        assert set(await handle.input_requests()) == {second.key}
 
-        await client.respond(second["id"], elicit_answer(task_id, "cancel"))
-        result = await client.call("tasks/result", {"taskId": task_id})
-        assert text_of(result) == 'first=accept {"confirm": true}; second=cancel null'
-    finally:
-        await client.aclose()
-    rows = input_rows(http_server.db, task_id)
+        await handle.answer({second.key: ElicitResult(action="cancel")})
+        with anyio.fail_after(RESULT_LIMIT_S):
+            result = await handle.result(poll_ms=POLL_MS)
+    assert text_of_result(result) == 'first=accept {"confirm": true}; second=cancel null'
+    rows = input_rows(http_server.db, handle.task_id)
     assert [(r["request_key"], r["params"]["message"], r["response"]["action"]) for r in rows] == [
         ("input-1", "First of two?", "accept"),
         ("input-2", "Second of two?", "cancel"),
     ]
     # One trip through input_required: the task turned working only once both were answered.
-    assert history(http_server.db, task_id) == ANSWERED_HISTORY
+    assert history(http_server.db, handle.task_id) == ANSWERED_HISTORY
 
 
 async def test_2025_client_without_elicitation_capability_fails_the_task(
-    legacy_session: LegacyFactory,
+    task_client: TaskClientFactory,
 ) -> None:
-    client = await legacy_session()  # declares only {"tasks": {}}
-    task_id = await legacy_start(client, "elicit_once", {"filename": "x"})
-    failed = await wait_terminal(client, task_id)
-    assert failed["status"] == "failed"
-    assert "elicitation" in failed["statusMessage"]
-    reply = await client.request("tasks/result", {"taskId": task_id})
-    assert reply.error["code"] == -32021
-    assert "elicitation" in reply.error["message"]
-    assert reply.error["data"] == {"requiredCapabilities": {"elicitation": {}}}
+    async with task_client("2025-11-25") as client:  # declares no elicitation
+        handle = await client.call_tool_as_task("elicit_once", {"filename": "x"})
+        with anyio.fail_after(RESULT_LIMIT_S), pytest.raises(TaskFailedError) as raised:
+            await handle.result(poll_ms=POLL_MS)
+    final = handle.last_snapshot
+    assert final is not None and final.status is TaskStatus.FAILED
+    assert final.status_message is not None and "elicitation" in final.status_message
+    assert raised.value.code == -32021
+    assert "elicitation" in raised.value.error_message
+    assert raised.value.data == {"requiredCapabilities": {"elicitation": {}}}
 
 
 async def test_2025_another_session_cannot_see_or_answer_the_question(
@@ -364,32 +392,38 @@ async def test_2025_session_has_no_tasks_update(legacy_session: LegacyFactory) -
     assert reply.error["code"] == -32601
 
 
-async def test_2025_cancel_while_input_required_stops_the_tool(
-    http_server: HttpServer, tmp_path: Path
+@pytest.mark.parametrize("wire", WIRES)
+async def test_cancel_while_input_required_stops_the_tool(
+    http_server: HttpServer, task_client: TaskClientFactory, tmp_path: Path, wire: Wire
 ) -> None:
     marker = tmp_path / "notes"
-    client = LegacyHttpClient(http_server.base_url)
-    try:
-        await client.open(listen=True, capabilities=LEGACY_ASKABLE)
-        task_id = await legacy_start(client, "elicit_once", {"filename": "f", "marker": str(marker)})
-        await wait_status(client, task_id, "input_required")
-        cancelled = await client.call("tasks/cancel", {"taskId": task_id})
-        assert cancelled["status"] == "cancelled"
+    async with task_client(wire, elicitation=True) as client:
+        handle = await client.call_tool_as_task("elicit_once", {"filename": "f", "marker": str(marker)})
+        assert handle.task_id is not None
+        # The question: pushed to this client (2025-11-25) or listed by tasks/get (2026-07-28).
+        waiting = await until(handle.input_requests, lambda found: len(found) == 1, what="the question")
+        [key] = waiting
+        assert (await handle.status()).status is TaskStatus.INPUT_REQUIRED
+        cancelled = await handle.cancel()
+        if wire == "2025-11-25":
+            assert cancelled.status is TaskStatus.CANCELLED  # the answer is the cancelled task
+        assert (await handle.status()).status is TaskStatus.CANCELLED
         await until(
             sync_probe(marker.read_text),
             lambda text: "stopped waiting" in text,
             what="the tool stopped",
         )
-        reply = await client.request("tasks/result", {"taskId": task_id})
-        assert reply.error["code"] == -32603 and "cancelled" in reply.error["message"]
-    finally:
-        await client.aclose()
+        with pytest.raises(TaskCancelledError):
+            await handle.result()
+        # A late answer is ignored: the task stays cancelled.
+        await handle.answer({key: ElicitResult(action="decline")})
+        assert (await handle.status()).status is TaskStatus.CANCELLED
     assert marker.read_text().splitlines() == [
         "attempt 1 asks first",
         "attempt 1 stopped waiting for first: TaskCancelled",
     ]
-    assert history(http_server.db, task_id)[-1] == ("input_required", "cancelled")
-    assert input_rows(http_server.db, task_id)[0]["response"] is None
+    assert history(http_server.db, handle.task_id)[-1] == ("input_required", "cancelled")
+    assert input_rows(http_server.db, handle.task_id)[0]["response"] is None
 
 
 # -- 2025-11-25 over stdio --------------------------------------------------------------------------
@@ -419,30 +453,32 @@ async def test_2025_stdio_question_and_status_changes_go_through_the_pipe(
 
 
 async def test_2025_stdio_sampling_question_answered_with_a_create_message_result(
-    stdio_server: StdioFactory, server_db: Path | str
+    server_db: Path | str,
 ) -> None:
-    client = await stdio_server()
-    task_id = await legacy_start(client, "sample_once", {"prompt": "Say hi"})
-    question = await client.server_requests.wait_for("sampling/createMessage")
-    params = question["params"]
-    assert params["messages"] == [{"role": "user", "content": {"type": "text", "text": "Say hi"}}]
-    assert params["maxTokens"] == 64
-    assert params["systemPrompt"] == "Be brief."
-    assert params["_meta"][RELATED_TASK] == {"taskId": task_id}
+    asked: list[tuple[str | None, CreateMessageRequestParams]] = []
 
-    await client.respond(
-        question["id"],
-        {
-            "role": "assistant",
-            "content": {"type": "text", "text": "hi there"},
-            "model": "test-model-1",
-            "stopReason": "endTurn",
-            "_meta": related(task_id),
-        },
-    )
-    result = await client.call("tasks/result", {"taskId": task_id})
-    assert text_of(result) == "test-model-1: hi there"
-    (row,) = input_rows(server_db, task_id)
+    async def on_sampling(task_id: str | None, params: CreateMessageRequestParams) -> CreateMessageResult:
+        asked.append((task_id, params))
+        content = TextContent(type="text", text="hi there")
+        return CreateMessageResult(
+            role="assistant", content=content, model="test-model-1", stop_reason="endTurn"
+        )
+
+    server = stdio_params(server_config(server_db))
+    async with task_client_of(server, "2025-11-25", on_sampling=on_sampling) as client:
+        handle = await client.call_tool_as_task("sample_once", {"prompt": "Say hi"})
+        with anyio.fail_after(RESULT_LIMIT_S):
+            result = await handle.result(poll_ms=POLL_MS)
+    assert text_of_result(result) == "test-model-1: hi there"
+    [(task_id, params)] = asked
+    assert task_id == handle.task_id  # the request's related-task _meta
+    assert [message.model_dump(mode="json", exclude_none=True) for message in params.messages] == [
+        {"role": "user", "content": {"type": "text", "text": "Say hi"}}
+    ]
+    assert params.max_tokens == 64
+    assert params.system_prompt == "Be brief."
+    assert handle.task_id is not None
+    (row,) = input_rows(server_db, handle.task_id)
     assert row["method"] == "sampling/createMessage"
     assert row["response"]["model"] == "test-model-1"
     assert row["answered_at"] is not None
@@ -539,13 +575,16 @@ async def test_2026_two_questions_partial_update_keeps_the_rest_outstanding(
 
 
 @pytest.mark.parametrize("action", ["decline", "cancel"])
-async def test_2026_decline_and_cancel_reach_the_tool(asking: Declaring, action: str) -> None:
-    task_id = await asking.start("elicit_once", {"filename": "kept.txt"})
-    await wait_status(asking, task_id, "input_required")
-    await asking.call("tasks/update", {"taskId": task_id, "inputResponses": {"input-1": {"action": action}}})
-    done = await wait_terminal(asking, task_id)
-    assert done["status"] == "completed"
-    assert text_of(done["result"]) == f"attempt 1: {action} null"
+async def test_2026_decline_and_cancel_reach_the_tool(task_client: TaskClientFactory, action: str) -> None:
+    async def on_elicitation(task_id: str | None, params: ElicitRequestParams) -> ElicitResult:
+        return ElicitResult(action=action)  # type: ignore[arg-type]
+
+    async with task_client("2026-07-28", on_elicitation=on_elicitation) as client:
+        handle = await client.call_tool_as_task("elicit_once", {"filename": "kept.txt"})
+        with anyio.fail_after(RESULT_LIMIT_S):
+            result = await handle.result(poll_ms=POLL_MS)
+    assert handle.last_snapshot is not None and handle.last_snapshot.status is TaskStatus.COMPLETED
+    assert text_of_result(result) == f"attempt 1: {action} null"
 
 
 async def test_2026_client_without_elicitation_capability_fails_the_task(
@@ -585,29 +624,3 @@ async def test_2026_update_of_an_unknown_task_is_not_found(asking: Declaring) ->
         },
     )
     assert reply.error == NOT_FOUND
-
-
-async def test_2026_cancel_while_input_required_stops_the_tool(
-    asking: Declaring, http_server: HttpServer, tmp_path: Path
-) -> None:
-    marker = tmp_path / "notes"
-    task_id = await asking.start("elicit_once", {"filename": "f", "marker": str(marker)})
-    await wait_status(asking, task_id, "input_required")
-    assert (await asking.call("tasks/cancel", {"taskId": task_id}))["resultType"] == "complete"
-    assert (await get_task(asking, task_id))["status"] == "cancelled"
-    await until(
-        sync_probe(marker.read_text),
-        lambda text: "stopped waiting" in text,
-        what="the tool stopped",
-    )
-    # A late answer is ignored: the task stays cancelled.
-    await asking.call(
-        "tasks/update", {"taskId": task_id, "inputResponses": {"input-1": {"action": "decline"}}}
-    )
-    assert (await get_task(asking, task_id))["status"] == "cancelled"
-    assert marker.read_text().splitlines() == [
-        "attempt 1 asks first",
-        "attempt 1 stopped waiting for first: TaskCancelled",
-    ]
-    assert history(http_server.db, task_id)[-1] == ("input_required", "cancelled")
-    assert input_rows(http_server.db, task_id)[0]["response"] is None

@@ -1,7 +1,8 @@
 """Tasks over stdio (newline-delimited JSON-RPC on a server subprocess's stdin/stdout).
 
 The connection is the session on stdio: its tasks belong to it, and a second process on the same
-database (a second connection) cannot see them.
+database (a second connection) cannot see them. The wire tests speak raw JSON-RPC on the pipe; the
+happy path goes through `mcptasks.client` over stdio on both wires.
 """
 
 from __future__ import annotations
@@ -12,16 +13,25 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import anyio
 import pytest
+from mcp_types import TextContent
 
+from mcptasks.client import ProgressUpdate, StatusUpdate, TaskCancelledError, Wire
+from mcptasks.core.status import TaskStatus
 from support.clients import RELATED_TASK, TASKS_EXTENSION, ModernStdio, StdioClient
 from support.db import task_rows
 from support.polling import wait_counter_at_least, wait_counter_stopped, wait_status
 from support.process import RUNNER, server_config
+from support.task_clients import WIRES, stdio_params, task_client
 
 pytestmark = pytest.mark.slow
 
 INTERRUPTED = "Task interrupted: the server stopped while it was running"
+#: The longest a test waits for a task, in seconds.
+RESULT_LIMIT_S = 20
+#: How often the task client polls, in ms (the server answers a poll at the task's next change).
+POLL_MS = 50
 #: A graceful stop takes the shutdown grace (1 s) plus the hard cancel; far less than this.
 STOP_LIMIT_S = 6.0
 
@@ -87,25 +97,41 @@ async def test_core_flow_on_2025_11_25(stdio_server: StdioFactory, tmp_path: Pat
         assert report["params"]["progressToken"] == 77
         assert report["params"]["_meta"][RELATED_TASK] == {"taskId": task_id}
 
-    # Cancel a running task: cancelled at once, and the tool stops.
-    marker = tmp_path / "counter"
-    running = (
-        await client.call(
-            "tools/call",
-            {"name": "slow", "arguments": {"steps": 400, "delay_ms": 50, "marker": str(marker)}, "task": {}},
-        )
-    )["task"]["taskId"]
-    await wait_counter_at_least(marker, 2)
-    cancelled = await client.call("tasks/cancel", {"taskId": running})
-    assert cancelled["status"] == "cancelled"
-    assert await wait_counter_stopped(marker) < 400
-    assert (await client.request("tasks/cancel", {"taskId": running})).error["code"] == -32602
-    await client.notifications.wait_for(
-        "notifications/tasks/status", lambda p: p.get("taskId") == running and p["status"] == "cancelled"
-    )
 
-    listed = [t["taskId"] for t in (await client.call("tasks/list", {}))["tasks"]]
-    assert listed == [running, task_id]
+@pytest.mark.parametrize("wire", WIRES)
+async def test_create_follow_cancel_and_list_with_the_task_client(
+    server_db: Path | str, tmp_path: Path, wire: Wire
+) -> None:
+    """The happy path over stdio through `mcptasks.client`, which starts the server itself."""
+    async with task_client(stdio_params(server_config(server_db)), wire) as client:
+        done = await client.call_tool_as_task("slow", {"steps": 4, "delay_ms": 30}, ttl_ms=60_000)
+        with anyio.fail_after(RESULT_LIMIT_S):
+            updates = [update async for update in done.updates(poll_ms=POLL_MS)]
+            result = await done.result()
+        [block] = result.content
+        assert isinstance(block, TextContent) and block.text == "counted to 4"
+        last = updates[-1]
+        assert isinstance(last, StatusUpdate) and last.task.status is TaskStatus.COMPLETED
+        if wire == "2025-11-25":
+            assert last.task.ttl_ms == 60_000
+            # Progress came through the pipe, all of it before the end.
+            assert [u.progress for u in updates if isinstance(u, ProgressUpdate)] == [1, 2, 3, 4]
+
+        # Cancel a running task: cancelled, and the tool stops.
+        marker = tmp_path / "counter"
+        running = await client.call_tool_as_task(
+            "slow", {"steps": 400, "delay_ms": 50, "marker": str(marker)}
+        )
+        await wait_counter_at_least(marker, 2)
+        await running.cancel()
+        with anyio.fail_after(RESULT_LIMIT_S):
+            assert (await running.wait(poll_ms=POLL_MS)).status is TaskStatus.CANCELLED
+        assert await wait_counter_stopped(marker) < 400
+        with pytest.raises(TaskCancelledError):
+            await running.result()
+        if wire == "2025-11-25":
+            page = await client.list_tasks()
+            assert [task.task_id for task in page.tasks] == [running.task_id, done.task_id]
 
 
 async def test_2026_07_28_envelope_over_stdio(stdio_server: StdioFactory) -> None:

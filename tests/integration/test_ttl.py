@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from mcptasks.client import TaskNotFoundError
 from support.clients import LegacyHttpClient
 from support.db import row_counts
-from support.polling import wait_counter_at_least, wait_counter_stopped, wait_gone, wait_status
+from support.polling import until, wait_counter_at_least, wait_counter_stopped, wait_gone, wait_status
 from support.process import HttpServer
+from support.task_clients import http_endpoint, task_client
 
 pytestmark = pytest.mark.slow
 
@@ -48,27 +50,30 @@ async def session(ttl_server: HttpServer) -> AsyncIterator[LegacyHttpClient]:
         await client.aclose()
 
 
-async def test_completed_task_is_deleted_after_its_ttl(
-    session: LegacyHttpClient, ttl_server: HttpServer
-) -> None:
+async def test_completed_task_is_deleted_after_its_ttl(ttl_server: HttpServer) -> None:
     sent = time.monotonic()
-    created = (
-        await session.call(
-            "tools/call", {"name": "echo", "arguments": {"text": "brief"}, "task": {"ttl": TTL_MS}}
-        )
-    )["task"]
-    task_id = created["taskId"]
-    assert created["ttl"] == TTL_MS
-    # Readable right after creation (inside its ttl, unless this machine is very slow).
-    assert (await session.call("tasks/get", {"taskId": task_id}))["taskId"] == task_id
+    async with task_client(http_endpoint(ttl_server), "2025-11-25") as client:
+        handle = await client.call_tool_as_task("echo", {"text": "brief"}, ttl_ms=TTL_MS)
+        task_id = handle.task_id
+        assert task_id is not None
+        assert handle.last_snapshot is not None and handle.last_snapshot.ttl_ms == TTL_MS
+        # Readable right after creation (inside its ttl, unless this machine is very slow).
+        assert (await handle.status()).task_id == task_id
 
-    error = await wait_gone(session, task_id, within_s=5)
-    # Never before createdAt + ttl (createdAt is after `sent`).
-    assert time.monotonic() - sent >= TTL_MS / 1000
-    assert (error.code, error.message) == (-32602, "Task not found")
-    result = await session.request("tasks/result", {"taskId": task_id})
-    assert result.error == {"code": -32602, "message": "Task not found"}
-    assert task_id not in {t["taskId"] for t in (await session.call("tasks/list", {}))["tasks"]}
+        async def gone() -> TaskNotFoundError | None:
+            try:
+                await handle.status()
+            except TaskNotFoundError as exc:
+                return exc
+            return None
+
+        error = await until(gone, lambda found: found is not None, within_s=5, what=f"{task_id} gone")
+        # Never before createdAt + ttl (createdAt is after `sent`).
+        assert time.monotonic() - sent >= TTL_MS / 1000
+        assert (error.code, error.error_message) == (-32602, "Task not found")
+        with pytest.raises(TaskNotFoundError):
+            await handle.result()
+        assert task_id not in {task.task_id for task in (await client.list_tasks()).tasks}
     # The outcome and the history went with it.
     assert row_counts(ttl_server.db, task_id) == {"tasks": 0, "task_results": 0, "task_events": 0}
 

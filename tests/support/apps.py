@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import gc
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +75,19 @@ async def slow_rerun(steps: int, delay_ms: int, task: TaskContext, marker: str =
 
 @server.tool(task_support="optional")
 async def gate(path: str, task: TaskContext) -> str:
-    """Wait until the file `path` exists, then return its content."""
+    """Wait until the file `path` holds some text, then return it.
+
+    A file seen empty is not opened yet: the test's write may have created it and not filled it.
+    """
     gate_file = Path(path)
-    while not await asyncio.to_thread(gate_file.exists):
+    while not await asyncio.to_thread(_has_text, gate_file):
         task.check_cancelled()
         await asyncio.sleep(0.02)
     return f"released: {await asyncio.to_thread(gate_file.read_text)}"
+
+
+def _has_text(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0
 
 
 @server.tool(task_support="optional")
@@ -120,6 +128,15 @@ async def rpc_error() -> str:
 async def tool_error() -> str:
     """Fail deliberately: an `isError` result."""
     raise ToolError(TOOL_ERROR_TEXT)
+
+
+@server.tool(task_support="optional")
+def sync_stubborn(seconds: float, marker: str = "") -> str:
+    """A plain `def` tool that sleeps `seconds` in one call and never looks at cancellation."""
+    _bump(marker, 1)
+    time.sleep(seconds)
+    _bump(marker, 2)
+    return f"slept {seconds}"
 
 
 @server.mcp.tool()

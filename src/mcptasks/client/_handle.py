@@ -136,7 +136,10 @@ class TaskHandle:
         Yields `StatusUpdate` (a new status or status message; the first one is the current
         state, the last one terminal), `ProgressUpdate` (2025-11-25) and `QuestionUpdate` (a
         question, with the handler's answer, or None: then answer it with `answer()`).
-        `poll_ms` as for `wait()`.
+        They come in the order they happened: a status after the progress and questions pushed
+        before it was read, the terminal status after everything the server sent about the task
+        (on 2025-11-25 the client waits up to 2 s for the server's last pushes when a poll learns
+        of the end first). `poll_ms` as for `wait()`.
         """
         if self._task_id is None:
             assert self._last is not None

@@ -7,10 +7,11 @@
 - `outcome`: `tasks/result` of the terminal task: its `CallToolResult`, or its JSON-RPC error
   raised as `TaskFailedError`.
 - `updates`: polls `tasks/get` at the server's `pollInterval`, merged with what the server pushes
-  (`_events.LegacyEvents`: status notifications, progress, questions). While it runs, a
-  `tasks/result` request is kept open for the task, as the spec asks of a requestor, so that a
-  server may deliver the task's questions on its response stream; it also ends the wait at once
-  when the task finishes.
+  (`_events.LegacyEvents`: status notifications, progress, questions), in the order it happened:
+  the terminal status comes last, after every progress report and question sent before it.
+  While it runs, a `tasks/result` request is kept open for the task, as the spec asks of a
+  requestor, so that a server may deliver the task's questions on its response stream; it also
+  ends the wait at once when the task finishes.
 
 Spec: MCP 2025-11-25 `basic/utilities/tasks` (protocol reference part A1).
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import anyio
 from mcp.client.session import ClientSession
@@ -48,6 +49,7 @@ from mcptasks.client._errors import (
 from mcptasks.client._events import Event, LegacyEvents, Wake
 from mcptasks.client._models import (
     Answer,
+    ProgressUpdate,
     QuestionRequest,
     QuestionUpdate,
     StatusUpdate,
@@ -77,6 +79,9 @@ logger = logging.getLogger("mcptasks.client")
 
 #: How long a follower waits for the `tasks/result` it kept open once the task is over, in s.
 RESULT_DRAIN_S = 5.0
+#: How long a follower waits for the pushed terminal status of a task whose end a poll found
+#: first, in s, when the server pushes that task's updates (its last progress comes before it).
+PUSHED_END_WAIT_S = 2.0
 #: Starts `fn()` in the client's task group; cancelling the returned scope stops it.
 Spawn = Callable[[Callable[[], Awaitable[None]]], anyio.CancelScope]
 
@@ -154,6 +159,13 @@ class LegacyDriver:
         self._events.resolve(task_id, answers)
 
     async def updates(self, task_id: str, poll_ms: int | None) -> AsyncGenerator[TaskUpdate, None]:
+        # Updates come out in the order they happened: what the server pushed before a poll was
+        # answered comes before that poll's status, and everything it pushed about the task comes
+        # before the terminal status, which is the last update. A poll can learn of the end before
+        # the last pushes arrive (they travel on another stream, or behind the answer), so when
+        # the server pushes this task's updates, the terminal status waits for the pushed one
+        # (sent after the task's last progress) and for the `tasks/result` kept open (the server
+        # sends the task's questions on that stream before its answer), each for a bounded time.
         with self._events.subscribe(task_id) as events:
             returned = anyio.Event()
 
@@ -165,22 +177,78 @@ class LegacyDriver:
 
             waiting = self._spawn(hold)
             ended = False
+            # Questions are offered once per key, whichever way they came.
+            offered: set[str] = set()
+            # Whether the server pushed a status or progress of the task, and its terminal status.
+            pushed = pushed_end = False
+
+            def news(event: Event) -> TypeGuard[ProgressUpdate | QuestionUpdate]:
+                """Whether `event` is to be yielded (progress, or a question not offered yet)."""
+                nonlocal pushed
+                if isinstance(event, ProgressUpdate):
+                    pushed = True
+                    return True
+                if isinstance(event, QuestionUpdate) and event.question.key not in offered:
+                    offered.add(event.question.key)
+                    return True
+                return False
+
+            def pushed_status(event: StatusUpdate, current: TaskSnapshot) -> TaskSnapshot | None:
+                """The pushed status, when it is newer than `current` (which it then replaces)."""
+                nonlocal pushed, pushed_end
+                pushed = True
+                pushed_end = pushed_end or event.task.is_terminal
+                if current.is_terminal or event.task.last_updated_at < current.last_updated_at:
+                    return None
+                return event.task
+
+            def queued(current: TaskSnapshot) -> tuple[list[TaskUpdate], TaskSnapshot]:
+                """Events already received, without waiting; a newer pushed status replaces `current`."""
+                drained: list[TaskUpdate] = []
+                while True:
+                    try:
+                        event = events.receive_nowait()
+                    except anyio.WouldBlock:
+                        return drained, current
+                    if isinstance(event, StatusUpdate):
+                        current = pushed_status(event, current) or current
+                    elif news(event):
+                        drained.append(event)
+
+            async def last_pushes(current: TaskSnapshot) -> list[TaskUpdate]:
+                """What the server still pushes about the ended task, until its terminal status."""
+                drained: list[TaskUpdate] = []
+                with anyio.move_on_after(PUSHED_END_WAIT_S):
+                    while pushed and not pushed_end:
+                        event = await events.receive()
+                        if isinstance(event, StatusUpdate):
+                            pushed_status(event, current)
+                        elif news(event):
+                            drained.append(event)
+                with anyio.move_on_after(RESULT_DRAIN_S):
+                    await returned.wait()
+                return drained + queued(current)[0]
+
             try:
                 last: TaskSnapshot | None = None
                 current = await self.get(task_id)
-                # Questions that came before anyone watched are offered first; each key once.
-                offered: set[str] = set()
+                # Questions that came before anyone watched are offered first.
                 early = [QuestionUpdate(question) for question in self._events.parked_questions(task_id)]
                 while True:
+                    before, current = queued(current)
+                    if current.is_terminal:
+                        ended = True
+                        before += await last_pushes(current)
+                    for update in before:
+                        yield update
                     if status_changed(last, current):
                         yield StatusUpdate(current)
                         last = current
                     if current.is_terminal:
-                        ended = True
                         return
                     for question in early:
-                        offered.add(question.question.key)
-                        yield question
+                        if news(question):
+                            yield question
                     early = []
                     next_poll = anyio.current_time() + poll_interval_s(poll_ms, current)
                     fresh: TaskSnapshot | None = None
@@ -195,11 +263,8 @@ class LegacyDriver:
                             fresh = await self.get(task_id)
                         elif isinstance(event, StatusUpdate):
                             # A pushed status is a full Task, as good as a poll (unless stale).
-                            if event.task.last_updated_at >= current.last_updated_at:
-                                fresh = event.task
-                        elif not (isinstance(event, QuestionUpdate) and event.question.key in offered):
-                            if isinstance(event, QuestionUpdate):
-                                offered.add(event.question.key)
+                            fresh = pushed_status(event, current)
+                        elif news(event):
                             yield event
                     current = fresh
             finally:
