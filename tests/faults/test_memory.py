@@ -64,6 +64,7 @@ MAX_BYTES_PER_TASK = 512
 #: The sizes every per-task and per-connection map returns to once no task is active; the rest
 #: (`view`, `notify_connections_watched`, `get_streams`) are checked on their own.
 IDLE_ZERO = (
+    "bus_tasks",
     "bus_waiters",
     "held_polls",
     "result_streams",

@@ -111,6 +111,13 @@ async def test_a_dropped_tasks_result_stream_gives_its_question_to_the_next_one(
     first = ResultStream(askable, task_id)
     dropped, _ = await first.question()
     await first.drop()
+    # Nothing is left of the dropped request: no stream, no question in flight, and no waiter but
+    # the parked tool's own (the request's handler stopped waiting for the task).
+    await until(
+        lambda: sizes(http_server.base_url),
+        lambda s: s["questions_in_flight"] == 0 and s["result_streams"] == 0 and s["bus_waiters"] == 1,
+        what="nothing left of the dropped tasks/result",
+    )
 
     second = ResultStream(askable, task_id)
     again, waited_s = await second.question()

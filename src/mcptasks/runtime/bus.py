@@ -140,3 +140,8 @@ class TaskBus:
     def watched(self) -> int:
         """How many tasks have a waiter now (the bus's only per-task state)."""
         return len(self._waiters)
+
+    @property
+    def waiting(self) -> int:
+        """How many waiters there are now, over all tasks."""
+        return sum(len(waiters) for waiters in self._waiters.values())

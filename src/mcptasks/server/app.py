@@ -311,11 +311,12 @@ class TaskServer:
     def state_sizes(self) -> dict[str, int]:
         """How many entries each per-task and per-connection map of this process holds now.
 
-        Keys: `bus_waiters` (tasks someone waits on), `held_polls` (active tasks whose last poll
-        is remembered), `view` (tasks in the in-process view, bounded by its capacity),
-        `get_streams` (sessions with a GET stream open), `result_streams`, `questions_in_flight`
-        (`inputs.LegacyQuestions`), and the notifier's `notify_*` (`notify.LegacyNotifier.sizes`).
-        With no task active and no stream open, all are 0 but `view` and `notify_connections_watched`
+        Keys: `bus_tasks` (tasks someone waits on), `bus_waiters` (their waiters), `held_polls`
+        (active tasks whose last poll is remembered), `view` (tasks in the in-process view, bounded
+        by its capacity), `get_streams` (sessions with a GET stream open), `result_streams`,
+        `questions_in_flight` (`inputs.LegacyQuestions`), and the notifier's `notify_*`
+        (`notify.LegacyNotifier.sizes`). With no task active and no stream open, all are 0 but
+        `view` and `notify_connections_watched`
         (one per open connection that created a task). For tests and operators.
         """
         runtime = self._runtime
@@ -324,7 +325,11 @@ class TaskServer:
         sizes.update(runtime.notifier.sizes())
         manager = runtime._manager
         if manager is not None:
-            sizes.update(bus_waiters=manager.bus.watched, held_polls=manager.tracked_polls)
+            sizes.update(
+                bus_tasks=manager.bus.watched,
+                bus_waiters=manager.bus.waiting,
+                held_polls=manager.tracked_polls,
+            )
             sizes["view"] = len(manager.store.view)
         return sizes
 

@@ -10,6 +10,7 @@ rules of the wire.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcptasks.core.errors import InvalidParams
+from mcptasks.core.model import TaskRecord, TaskResult
+from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
 from mcptasks.server.owner import request_owner
 from mcptasks.server.workarounds import check_task_name_header
@@ -72,11 +75,14 @@ async def tasks_result(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
     owner = request_owner(ctx, runtime.owner_scope)
     current = await runtime.manager.get(owner, params.task_id)
     assert ctx.request_id is not None
-    with runtime.questions.result_stream(params.task_id, ctx.session, ctx.request_id, owner):
+    with runtime.questions.result_stream(params.task_id, ctx.session, ctx.request_id, owner) as closed:
         if current.status is TaskStatus.INPUT_REQUIRED:
             # The client SHOULD call tasks/result on input_required: its stream carries the questions.
             await runtime.questions.ask_outstanding(owner, params.task_id)
-        record, outcome = await runtime.manager.wait_terminal(owner, params.task_id)
+        if current.is_terminal:
+            record, outcome = await runtime.manager.wait_terminal(owner, params.task_id)
+        else:
+            record, outcome = await _wait_terminal_while_open(runtime, owner, params.task_id, closed)
     if record.status is TaskStatus.COMPLETED and outcome is not None and outcome.result is not None:
         return v2025_11_25.with_related_task(outcome.result, record.task_id)
     if record.status is TaskStatus.FAILED and outcome is not None and outcome.error is not None:
@@ -87,6 +93,27 @@ async def tasks_result(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
             code=-32603, message="Task was cancelled", data=v2025_11_25.related_task_meta(record.task_id)
         )
     raise MCPError(code=-32603, message=record.status_message or "Task failed")
+
+
+async def _wait_terminal_while_open(
+    runtime: Runtime, owner: Owner, task_id: str, closed: asyncio.Event
+) -> tuple[TaskRecord, TaskResult | None]:
+    """`wait_terminal`, given up when the request's stream closes first (nobody reads the answer:
+    the SDK keeps running a handler whose client went away).
+
+    Raises: TaskNotFound; MCPError -32603 when the stream closed (the answer goes nowhere).
+    """
+    waiting = asyncio.ensure_future(runtime.manager.wait_terminal(owner, task_id))
+    closing = asyncio.ensure_future(closed.wait())
+    try:
+        await asyncio.wait({waiting, closing}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closing.cancel()
+        if not waiting.done():
+            waiting.cancel()
+    if waiting.cancelled() or not waiting.done():
+        raise MCPError(code=-32603, message="The tasks/result stream closed")
+    return waiting.result()
 
 
 async def tasks_list(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:

@@ -64,6 +64,10 @@ class _ResultStream:
     owner: Owner
     #: The HTTP session the request came on (None on stdio): to match the close of its stream.
     session_id: str | None
+    #: The task the stream is for.
+    task_id: str
+    #: Set when the stream closed before its answer (the client went away).
+    closed: asyncio.Event
 
 
 @dataclass(eq=False, slots=True)
@@ -135,6 +139,8 @@ class LegacyQuestions:
         #: How long a client may take to answer one question, in seconds.
         self.timeout_s = CLIENT_REQUEST_TIMEOUT_S
         self._streams: dict[str, list[_ResultStream]] = {}
+        #: The same streams by (HTTP session id, request id as a string), to find one that closed.
+        self._by_request: dict[tuple[str, str], _ResultStream] = {}
         self._in_flight: dict[tuple[str, str], _Flight] = {}
         get_streams.add_listeners(
             on_open=self._get_stream_opened,
@@ -149,25 +155,36 @@ class LegacyQuestions:
     @contextlib.contextmanager
     def result_stream(
         self, task_id: str, session: ServerSession, request_id: RequestId, owner: Owner
-    ) -> Iterator[None]:
-        """While a `tasks/result` for `task_id` is open, send its task's questions on that stream."""
-        stream = _ResultStream(session, request_id, owner, connection_of(session).session_id)
+    ) -> Iterator[asyncio.Event]:
+        """While a `tasks/result` for `task_id` is open, send its task's questions on that stream.
+
+        Yields an event set when the stream closes first (the client dropped it): the request's
+        handler may stop waiting, nobody reads its answer.
+        """
+        session_id = connection_of(session).session_id
+        stream = _ResultStream(session, request_id, owner, session_id, task_id, asyncio.Event())
         self._streams.setdefault(task_id, []).append(stream)
+        if session_id is not None:
+            self._by_request[(session_id, str(request_id))] = stream
         try:
-            yield
+            yield stream.closed
         finally:
-            self._forget_stream(task_id, stream)
+            self._forget_stream(stream)
 
     def result_stream_closed(self, session_id: str, request_id: str) -> None:
         """The response stream of `tasks/result` request `request_id` of HTTP session `session_id`
         closed (answered, or dropped by the client): its questions are asked elsewhere or wait."""
-        for task_id, streams in list(self._streams.items()):
-            for stream in streams:
-                if stream.session_id == session_id and str(stream.request_id) == request_id:
-                    self._forget_stream(task_id, stream)
-                    return
+        stream = self._by_request.get((session_id, request_id))
+        if stream is not None:
+            stream.closed.set()
+            self._forget_stream(stream)
 
-    def _forget_stream(self, task_id: str, stream: _ResultStream) -> None:
+    def _forget_stream(self, stream: _ResultStream) -> None:
+        if stream.session_id is not None:
+            key = (stream.session_id, str(stream.request_id))
+            if self._by_request.get(key) is stream:
+                del self._by_request[key]
+        task_id = stream.task_id
         streams = self._streams.get(task_id)
         if streams is None or stream not in streams:
             return

@@ -77,12 +77,14 @@ async def settle() -> None:
 async def test_a_closed_result_stream_sends_its_question_back_to_waiting_and_the_next_stream_asks() -> None:
     legacy, manager = questions()
     session = Session()
-    with legacy.result_stream("t1", session, 1, OWNER):  # type: ignore[arg-type]
+    with legacy.result_stream("t1", session, 1, OWNER) as closed:  # type: ignore[arg-type]
         await legacy.ask_outstanding(OWNER, "t1")
         await settle()
         assert [request_id for request_id, _ in session.asked] == [1]
-        # The client drops the stream: the handler still runs, but the question is withdrawn.
+        # The client drops the stream: the question is withdrawn, the handler told to stop waiting.
+        assert not closed.is_set()
         legacy.result_stream_closed("s1", "1")
+        assert closed.is_set()
         await settle()
         assert legacy.sizes() == {"result_streams": 0, "questions_in_flight": 0}
         assert session.cancelled == 1
