@@ -53,6 +53,8 @@ from mcptasks.runtime.options import (
     Leases,
     Retention,
 )
+from mcptasks.server.inputs import CLIENT_REQUEST_TIMEOUT_S
+from mcptasks.store.view import DEFAULT_CAPACITY as VIEW_CAPACITY
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -271,6 +273,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_POLL_INTERVAL_MS,
         type=_int_between(1, 86_400_000),
         help="polling interval suggested to clients, in ms",
+    )
+    _add(
+        serve,
+        "--client-request-timeout-ms",
+        env="CLIENT_REQUEST_TIMEOUT_MS",
+        default=int(CLIENT_REQUEST_TIMEOUT_S * 1000),
+        type=_int_between(1, 86_400_000),
+        help="how long a 2025-11-25 client may take to answer a task's question, in ms; the question "
+        "is then asked again on its next stream",
+    )
+    _add(
+        serve,
+        "--view-capacity",
+        env="VIEW_CAPACITY",
+        default=VIEW_CAPACITY,
+        type=_int_between(1, 10_000_000),
+        help="most tasks kept in memory to answer reads without SQL (about 1-2 KB each)",
     )
     leases = serve.add_argument_group(
         "Leases (how fast a task whose server died is recovered, and how long tools get to stop)"
@@ -646,6 +665,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         leases=leases,
         auth=_auth_config(args),
         owner_scope=args.owner_scope,
+        client_request_timeout_s=int(args.client_request_timeout_ms) / 1000,
+        view_capacity=int(args.view_capacity),
     )
     try:
         return run_event_loop(_serve(server, args))

@@ -509,3 +509,17 @@ async def test_two_authorization_headers_are_refused(issuer: LocalIssuer, jwt_se
     _, params = challenge(response)
     assert params.get("error") == "invalid_request", response.headers
     assert jwt_server.tasks_mentioning(text) == 0
+
+
+# -- probes ---------------------------------------------------------------------------------------
+
+
+async def test_health_probes_need_no_token(jwt_server: AuthServer) -> None:
+    async with httpx.AsyncClient(base_url=jwt_server.base_url, timeout=10) as client:
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        headers = modern_headers("tools/list", None, None)
+        mcp = await client.post("/mcp", json=modern_body("tools/list", {}), headers=headers)
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+    assert mcp.status_code == 401  # the MCP endpoint itself still wants a token

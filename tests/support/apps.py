@@ -8,10 +8,15 @@ test decides exactly when it finishes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import gc
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+import apsw
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 
@@ -125,6 +130,15 @@ async def tool_error() -> str:
     raise ToolError(TOOL_ERROR_TEXT)
 
 
+@server.tool(task_support="optional")
+def sync_stubborn(seconds: float, marker: str = "") -> str:
+    """A plain `def` tool that sleeps `seconds` in one call and never looks at cancellation."""
+    _bump(marker, 1)
+    time.sleep(seconds)
+    _bump(marker, 2)
+    return f"slept {seconds}"
+
+
 @server.mcp.tool()
 async def plain_tool(text: str = "") -> str:
     """A tool registered on the SDK server directly: no `execution.taskSupport` (forbidden)."""
@@ -215,3 +229,35 @@ class Opaque:
 async def opaque_result(text: str = ""):  # no return annotation: no output schema
     """Return a value that cannot be sent as JSON."""
     return {"text": text, "value": Opaque()}
+
+
+# -- introspection ------------------------------------------------------------------------------------
+
+
+@server.tool(task_support="forbidden")
+async def state_sizes(collect: bool = False) -> dict[str, int]:
+    """The server's per-task and per-connection map sizes (`TaskServer.state_sizes`), its RSS
+    (`rss_kb`) and the heap SQLite holds (`sqlite_kb`: its page caches, bounded per connection).
+
+    `collect`: first run a full garbage collection and return freed heap to the system
+    (`malloc_trim`, glibc only), so `rss_kb` counts what is held, not what the allocator keeps.
+    """
+    if collect:
+        gc.collect()
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+    sizes = server.state_sizes()
+    sizes["rss_kb"] = _rss_kb()
+    sizes["sqlite_kb"] = apsw.memory_used() // 1024
+    return sizes
+
+
+def _rss_kb() -> int:
+    """This process's resident set size in KiB (Linux `/proc`), or -1 where unavailable."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return -1

@@ -255,6 +255,15 @@ class LegacyHttpClient(_HttpBase):
         # A round trip after the stream opened, so the server has registered it.
         await self.call("ping", {})
 
+    async def stop_listening(self) -> None:
+        """Close the standalone GET stream (as a client that drops it would)."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                await listener
+        self._listening.clear()
+
     async def _listen(self) -> None:
         headers = {
             "Accept": "text/event-stream",

@@ -142,8 +142,9 @@ class ServeProcess(HttpServer):
 
     Short leases, grace periods and polling interval come from its flags (`--lease-ms`,
     `--cancel-grace-ms`, `--shutdown-grace-ms`, `--poll-interval-ms`: a `tasks/get` sooner than it
-    after the last one is held back), as an operator sets them; the heartbeat and the recovery period follow
-    from the lease (a third of it; a sixth of it, at most 5 s).
+    after the last one is held back; `--client-request-timeout-ms`, `--view-capacity` when
+    given), as an operator sets them; the heartbeat and the recovery period follow from the lease
+    (a third of it; a sixth of it, at most 5 s).
     """
 
     def __init__(
@@ -155,6 +156,8 @@ class ServeProcess(HttpServer):
         cancel_grace_ms: int = 300,
         shutdown_grace_ms: int = 500,
         poll_interval_ms: int = 200,
+        client_request_timeout_ms: int | None = None,
+        view_capacity: int | None = None,
     ) -> None:
         super().__init__(db, log_path)
         self.flags = [
@@ -167,6 +170,10 @@ class ServeProcess(HttpServer):
             "--shutdown-grace-ms",
             str(shutdown_grace_ms),
         ]
+        if client_request_timeout_ms is not None:
+            self.flags += ["--client-request-timeout-ms", str(client_request_timeout_ms)]
+        if view_capacity is not None:
+            self.flags += ["--view-capacity", str(view_capacity)]
 
     def command(self) -> list[str]:
         """`mcptasks serve` with this server's database, port and lease flags."""

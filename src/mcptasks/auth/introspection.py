@@ -25,6 +25,7 @@ from mcptasks.auth.config import (
     VerifiedToken,
 )
 from mcptasks.auth.verifier import to_verified
+from mcptasks.observe import metrics
 
 logger = logging.getLogger("mcptasks.auth")
 
@@ -70,14 +71,17 @@ class IntrospectionVerifier:
                 exc_info=True,
                 extra={"action": "introspect"},
             )
+            metrics.auth_refused("introspection failed")
             return None, 0.0
         reason = self._refusal(data)
         if reason is not None:
             logger.info("access token refused: %s", reason, extra={"action": "introspect"})
+            metrics.auth_refused(reason)
             return None, INTROSPECTION_NEGATIVE_CACHE_S
         verified = to_verified(data, self._config)
         if verified is None:
             logger.info("access token refused: no client_id", extra={"action": "introspect"})
+            metrics.auth_refused("no client_id")
             return None, INTROSPECTION_NEGATIVE_CACHE_S
         ttl = INTROSPECTION_CACHE_S
         exp = data.get("exp")

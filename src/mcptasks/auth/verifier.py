@@ -19,6 +19,7 @@ from joserfc.jws import extract_compact
 
 from mcptasks.auth.config import MAX_TOKEN_CHARS, AuthConfig, VerifiedToken
 from mcptasks.auth.jwks import JWKSCache
+from mcptasks.observe import metrics
 
 logger = logging.getLogger("mcptasks.auth")
 
@@ -39,9 +40,11 @@ class JWTVerifier:
         except _Refused as refused:
             # One line per refusal, naming the check, never the token or its claims.
             logger.info("access token refused: %s", refused, extra={"action": "verify_token"})
+            metrics.auth_refused(str(refused))
             return None
         except (JoseError, ValueError, KeyError, TypeError, UnicodeError) as exc:
             logger.info("access token refused: %s", type(exc).__name__, extra={"action": "verify_token"})
+            metrics.auth_refused("malformed")
             return None
         return verified
 

@@ -6,7 +6,8 @@
     │   ├── InvalidParams         a request parameter is malformed (names the field)
     │   ├── InvalidTaskState      the task's status forbids the request (e.g. cancel when terminal)
     │   ├── ToolNotFound          tools/call names no tool
-    │   ├── ServerStopping        a task was requested while the server shuts down
+    │   ├── ServerStopping        a request came while the server shuts down (-32011, retry later)
+    │   ├── StoreUnavailable      the task store cannot be read or written now (-32010, retry later)
     │   ├── InputUnavailable      a tool asked a question the client cannot be asked
     │   └── TaskSupportMismatch   task requested for a forbidden tool, or missing for a required one
     ├── TaskCancelled             raised inside a tool by `TaskContext.check_cancelled()`
@@ -28,7 +29,9 @@ class ErrorCode(IntEnum):
     """JSON-RPC error codes used by the task wires.
 
     Spec: JSON-RPC 2.0 §5.1 (-32700..-32603); MCP 2025-11-25 tasks "Error Handling";
-    MCP 2026-07-28 schema (-32020 HeaderMismatch, -32021 MissingRequiredClientCapability).
+    MCP 2026-07-28 schema (-32020 HeaderMismatch, -32021 MissingRequiredClientCapability);
+    mcptasks' own, in the implementation-defined server-error range: -32010 StoreUnavailable,
+    -32011 ServerStopping (README "Failures: what a client sees").
     """
 
     PARSE_ERROR = -32700
@@ -36,6 +39,8 @@ class ErrorCode(IntEnum):
     METHOD_NOT_FOUND = -32601
     INVALID_PARAMS = -32602
     INTERNAL_ERROR = -32603
+    STORE_UNAVAILABLE = -32010
+    SERVER_STOPPING = -32011
     HEADER_MISMATCH = -32020
     MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
 
@@ -100,10 +105,29 @@ class ToolNotFound(TaskError):
         super().__init__(f"Unknown tool: {name}", data={"name": name})
 
 
-class ServerStopping(TaskError):
-    """The server is stopping and starts no new tasks; try again shortly"""
+#: How long a client should wait before it retries a request refused by a stopping server, in ms
+#: (`error.data.retryAfterMs`; HTTP's `Retry-After` says the same in seconds).
+RETRY_AFTER_MS = 5000
 
-    code = ErrorCode.INTERNAL_ERROR
+
+class ServerStopping(TaskError):
+    """The server is stopping and accepts no new requests; try again later"""
+
+    code = ErrorCode.SERVER_STOPPING
+
+    def __init__(self) -> None:
+        # Nothing was stored for the refused request: retrying it (here or on another replica) is safe.
+        super().__init__(data={"retryAfterMs": RETRY_AFTER_MS})
+
+
+class StoreUnavailable(TaskError):
+    """The task store is unavailable; try again later"""
+
+    code = ErrorCode.STORE_UNAVAILABLE
+
+    def __init__(self) -> None:
+        # Fixed text: which condition (disk full, read-only, unreachable) is for the server log only.
+        super().__init__()
 
 
 class InputUnavailable(TaskError):
@@ -133,6 +157,13 @@ class LeaseLost(MCPTasksError):
 
 class StoreError(MCPTasksError):
     """The task store failed"""
+
+    def __init__(self, message: str | None = None, *, unavailable: bool = True) -> None:
+        super().__init__(message)
+        #: True when the store could not be used for a storage reason (disk full, read-only,
+        #: unreachable, closed): answered as `StoreUnavailable`. False for what is a bug (a
+        #: constraint violated, SQL refused): answered as an internal error and logged.
+        self.unavailable = unavailable
 
 
 class ConfigurationError(MCPTasksError):

@@ -139,6 +139,8 @@ class TaskRecord:
     owner_subject: str | None = None
     #: OAuth client id of a principal owner, else None.
     owner_client_id: str | None = None
+    #: W3C `traceparent` of the request that created the task (OpenTelemetry), or None.
+    trace_context: str | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -165,6 +167,7 @@ class TaskRecord:
         lease_node: str | None = None,
         lease_expires_at: datetime | None = None,
         attempt: int = 0,
+        trace_context: str | None = None,
     ) -> TaskRecord:
         """A new `working` task owned by `owner`, created now (`lease_*`, `attempt`: its first worker)."""
         created = now or utcnow()
@@ -189,6 +192,7 @@ class TaskRecord:
             lease_node=lease_node,
             lease_expires_at=lease_expires_at,
             attempt=attempt,
+            trace_context=trace_context,
         )
 
 

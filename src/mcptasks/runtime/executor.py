@@ -26,8 +26,12 @@ Shaped like procrastinate's worker: one `start()`/`stop()`, named side tasks (`h
 - At stop, a task waiting for input, or whose tool is "rerun", keeps its status and releases its
   lease, so it is recovered at the next start; any other running task is failed as interrupted.
 - Cancellation fires the tool's token first and cancels it hard after `Leases.cancel_grace_s`.
+  A hard cancel stops the tool only: storing its outcome runs apart from it, so its retries go on.
 - At stop, tools get `Leases.shutdown_grace_s` to finish; the rest are cancelled and failed with a
   `statusMessage` saying a server stop interrupted them.
+- A new task is admitted (`admit()`) before its row is stored: once the stop began, admission is
+  refused (nothing is stored, the client hears `ServerStopping`), and a task admitted before is
+  run, or handled like any task the stop interrupts, so its client's `CreateTaskResult` holds.
 - The ttl sweeper fails active tasks whose ttl ran out (visibly), then deletes expired terminal tasks
   in bounded batches.
 """
@@ -45,9 +49,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_before_delay, wait_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
-from mcptasks.core.errors import InputUnavailable, StoreError, TaskCancelled
+from mcptasks.core.errors import InputUnavailable, ServerStopping, StoreError, TaskCancelled
 from mcptasks.core.model import (
     ELICITATION,
     ErrorInfo,
@@ -59,6 +63,8 @@ from mcptasks.core.model import (
     utcnow,
 )
 from mcptasks.core.status import TaskStatus
+from mcptasks.observe import metrics, tracing
+from mcptasks.observe.logs import set_task
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.context import TaskContext
 from mcptasks.runtime.options import Leases, Retention
@@ -124,6 +130,32 @@ class _Running:
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
     #: Event-loop time until which this node surely holds the task's lease (self-fencing), in s.
     lease_valid_until: float = 0.0
+    #: The tool itself, apart from `task` (which also stores the outcome): a hard cancel stops
+    #: this one only, so the outcome's retries are never cut.
+    tool: asyncio.Future[Outcome] | None = None
+
+
+class Admission:
+    """A task admitted by `Executor.admit()`: run it with `Executor.run(..., admission)` once
+    stored, or `withdraw()` it when it could not be stored. Either may be called once."""
+
+    __slots__ = ("_executor", "_open")
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._open = True
+
+    def close(self) -> bool:
+        """Settle the admission; returns whether it was still open."""
+        if not self._open:
+            return False
+        self._open = False
+        self._executor._settled()
+        return True
+
+    def withdraw(self) -> None:
+        """The task was not stored: nothing will run (idempotent)."""
+        self.close()
 
 
 class _TaskSink:
@@ -164,6 +196,10 @@ class _TaskSink:
         running.record = current
         executor.bus.publish_input(current, request)
         running.waiting_input += 1
+        metrics.question_asked()
+        input_span = tracing.start_input(method, key)
+        asked_at = asyncio.get_running_loop().time()
+        waited_s: float | None = None
         try:
             with executor.bus.watching(record.task_id) as changed:
                 while True:
@@ -171,6 +207,7 @@ class _TaskSink:
                     if latest is None:
                         raise TaskCancelled()  # the task was deleted
                     if latest.response is not None:
+                        waited_s = asyncio.get_running_loop().time() - asked_at
                         return latest.response
                     running.context.check_cancelled()
                     cancelled = asyncio.ensure_future(running.context.wait_cancelled())
@@ -182,6 +219,8 @@ class _TaskSink:
                         woken.cancel()
         finally:
             running.waiting_input -= 1
+            metrics.question_settled(method, waited_s)
+            input_span.end()
 
 
 def _require_capability(record: TaskRecord, method: InputMethod) -> None:
@@ -227,6 +266,12 @@ class Executor:
         #: Fenced tasks whose lease is still to be released: task id -> attempt. Their tools are
         #: stopped; the heartbeat must not keep their leases alive.
         self._fenced: dict[str, int] = {}
+        #: Admitted tasks not run or withdrawn yet (`admit`); `stop()` waits for them.
+        self._admitted = 0
+        self._no_admitted = asyncio.Event()
+        self._no_admitted.set()
+        #: Set once `stop()` is done: a task admitted before but stored after is not run here.
+        self._stopped = False
         store.on_external_change(self._on_external_change)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -262,6 +307,11 @@ class Executor:
             with contextlib.suppress(asyncio.CancelledError):
                 await side
         self._side_tasks.clear()
+        # Creates admitted before the stop are stored and answered: wait for them to be run (or
+        # withdrawn), so their tasks get the same grace as the others.
+        if self._admitted:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_admitted.wait(), self.leases.shutdown_grace_s)
         pending = [r.task for r in self._running.values() if r.task is not None]
         for running in self._running.values():
             running.keep_on_stop = running.waiting_input > 0
@@ -271,10 +321,18 @@ class Executor:
         if pending:
             _, still = await asyncio.wait(pending, timeout=self.leases.shutdown_grace_s)
             for running in list(self._running.values()):
-                if running.task in still:
-                    running.task.cancel()
+                if running.task in still and running.tool is not None:
+                    # The tool only (a sync tool's thread is left behind; it is a daemon): the
+                    # runner then stores what the stop means for the task.
+                    running.tool.cancel()
             if still:
                 await asyncio.wait(still)
+        # Outcomes that could not be stored while their lease lasted: one last try, so they do
+        # not read "interrupted by a server stop" at the next start.
+        for task_id, attempt in list(self._lost.items()):
+            with contextlib.suppress(StoreError):
+                await self._fail_lost(task_id, attempt)
+        self._stopped = True
 
     @property
     def stopping(self) -> bool:
@@ -296,13 +354,39 @@ class Executor:
         """The database's time now, as this node estimates it (aware UTC): leases are set on it."""
         return utcnow() + self._clock_offset
 
-    def run(self, record: TaskRecord, invoke: Invoke) -> None:
-        """Start `invoke` for `record`, a task already committed with this node's lease.
+    def admit(self) -> Admission:
+        """Admit one new task, before its row is stored (an answer must match what is stored).
 
-        Raises: RuntimeError when the executor is stopping.
+        Returns the `Admission` to pass to `run` once the task is stored, or to `withdraw()`.
+        Raises: ServerStopping once `stop()` was called (nothing may be stored then).
         """
         if self._stopping:
+            raise ServerStopping()
+        self._admitted += 1
+        self._no_admitted.clear()
+        return Admission(self)
+
+    def _settled(self) -> None:
+        self._admitted -= 1
+        if self._admitted == 0:
+            self._no_admitted.set()
+
+    def run(self, record: TaskRecord, invoke: Invoke, admission: Admission | None = None) -> None:
+        """Start `invoke` for `record`, a task already committed with this node's lease.
+
+        A task admitted before the stop began (`admission`) is accepted while stopping: it is
+        handled like any task the stop interrupts (kept for a rerun tool, else failed as
+        interrupted), or, when the stop is over, left to lease recovery at the next start.
+        Raises: RuntimeError when the executor is stopping and the task was not admitted before.
+        """
+        if admission is not None and not admission.close():
+            raise RuntimeError("this admission was used already")
+        if self._stopping and admission is None:
             raise RuntimeError("the executor is stopping")
+        if self._stopped:
+            return  # its lease runs out; the next start recovers it by its tool's policy
+        if self._stopping:
+            invoke = _not_started  # the stop began: the tool does not start (see `_run_one`)
         running = _Running(record=record)
         running.context = TaskContext(record.task_id, _TaskSink(self, running), attempt=record.attempt)
         # The lease was set on the database's clock when the task was created or claimed.
@@ -313,6 +397,10 @@ class Executor:
             lease_left_s = self.leases.duration_s
         running.lease_valid_until = loop_now + lease_left_s - self._lease_safety_s()
         self._running[record.task_id] = running
+        if self._stopping:
+            running.hard_reason = "stopping"
+            running.keep_on_stop = False
+            running.context._cancel()
         running.task = asyncio.create_task(
             self._run_one(running, invoke), name=f"mcptasks.task.{record.task_id}"
         )
@@ -328,21 +416,32 @@ class Executor:
         running.timers.append(loop.call_later(self.leases.cancel_grace_s, self._hard_cancel, running))
 
     def _hard_cancel(self, running: _Running) -> None:
-        if running.task is not None and not running.task.done():
+        tool = running.tool
+        if tool is not None and not tool.done():
             logger.info(
                 "tool ignored cancellation for %.1fs; cancelling it",
                 self.leases.cancel_grace_s,
                 extra={"action": "hard_cancel", "task_id": running.record.task_id},
             )
             running.hard_reason = running.hard_reason or "cancelled"
-            running.task.cancel()
+            tool.cancel()
 
     async def _run_one(self, running: _Running, invoke: Invoke) -> None:
         record = running.record
+        # This asyncio task's records (the tool's own included) name the task it runs.
+        set_task(record.task_id, record.tool_name, record.attempt)
+        metrics.tool_started()
+        span, span_token = tracing.start_run(record)
+        finished: TaskRecord | None = None
         try:
             outcome: Outcome | None
             try:
-                outcome = await invoke(running.context)
+                # A task of its own, so a hard cancel stops the tool but not what follows it.
+                running.tool = tool = asyncio.ensure_future(invoke(running.context))
+                try:
+                    outcome = await tool
+                finally:
+                    running.tool = None
             except TaskCancelled:
                 outcome = None if running.context.is_cancelled else _crash()
             except asyncio.CancelledError:
@@ -372,8 +471,10 @@ class Executor:
                     await self.store.release_lease(record.task_id, record.attempt, self.node)
                     return
                 outcome = Failed(ErrorInfo(-32603, INTERRUPTED_MESSAGE), INTERRUPTED_MESSAGE)
-            finished = await self._store_outcome(running, outcome)
+            with tracing.outcome_span():
+                finished = await self._store_outcome(running, outcome)
             if finished is not None:
+                finished_metrics(finished)
                 self.bus.publish(finished)
         except StoreError:
             logger.warning(
@@ -381,6 +482,8 @@ class Executor:
                 extra={"action": "release", "task_id": record.task_id},
             )
         finally:
+            tracing.end_run(span, span_token, finished)
+            metrics.tool_ended()
             for timer in running.timers:
                 timer.cancel()
             self._running.pop(record.task_id, None)
@@ -393,13 +496,18 @@ class Executor:
         and failed with OUTCOME_LOST_MESSAGE once the store answers again.
         """
         record = running.record
-        left_s = running.lease_valid_until - asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+
+        def lease_ends(state: RetryCallState) -> bool:
+            # Read at each try: a heartbeat that renews the lease meanwhile extends the retries.
+            return loop.time() + (state.upcoming_sleep or 0.0) >= running.lease_valid_until
+
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(StoreError),
+            retry=retry_if_exception(lambda exc: isinstance(exc, StoreError) and exc.unavailable),
             wait=wait_exponential(multiplier=0.05, max=2.0),
-            stop=stop_before_delay(max(left_s, 0.0)),
+            stop=lease_ends,
             reraise=True,
-            before_sleep=lambda state: logger.warning(
+            before_sleep=lambda state: logger.debug(
                 "could not store the outcome; trying again",
                 extra={"action": "finish", "task_id": record.task_id},
             ),
@@ -414,7 +522,7 @@ class Executor:
                     )
         except StoreError:
             self._lost[record.task_id] = record.attempt
-            logger.error(
+            logger.warning(
                 "could not store the outcome while the lease lasted: the task will be failed as lost "
                 "when the task store answers again",
                 extra={"action": "finish", "task_id": record.task_id},
@@ -428,7 +536,8 @@ class Executor:
             try:
                 await self.heartbeat()
             except StoreError as exc:
-                logger.warning("could not renew the leases held here: %s", exc, extra={"action": "heartbeat"})
+                # An outage is logged once by the store (`StoreHealth`), not at every heartbeat.
+                logger.debug("could not renew the leases held here: %s", exc, extra={"action": "heartbeat"})
                 await asyncio.sleep(min(HEARTBEAT_RETRY_S, self.leases.heartbeat_s))
                 continue
             except Exception:
@@ -522,6 +631,7 @@ class Executor:
         finished = await self.store.finish_task(task_id, attempt, self.node, lost, self.db_now())
         self._lost.pop(task_id, None)
         if finished is not None:
+            finished_metrics(finished)
             logger.info(
                 "failed a task whose outcome was lost", extra={"action": "finish", "task_id": task_id}
             )
@@ -575,7 +685,7 @@ class Executor:
         try:
             held = await self.store.held_leases(self.node)
         except StoreError:
-            logger.warning("could not re-read the leases held here", extra={"action": "recheck_leases"})
+            logger.debug("could not re-read the leases held here", extra={"action": "recheck_leases"})
             return
         for task_id, running in list(self._running.items()):
             if held.get(task_id) != running.record.attempt:
@@ -586,6 +696,8 @@ class Executor:
             await asyncio.sleep(self.leases.recover_interval_s)
             try:
                 await self._recover_once()
+            except StoreError as exc:
+                _log_store_error("lease recovery", exc)
             except Exception:
                 logger.exception("lease recovery failed", extra={"action": "recover_leases"})
 
@@ -619,6 +731,7 @@ class Executor:
         if policy == "rerun" and self.resolver is not None:
             claimed = await self.store.claim_for_rerun(record, self.node, now + self.lease_until(), now)
             if claimed is not None:
+                metrics.lease_recovered("rerun")
                 logger.info(
                     "running task again as attempt %d",
                     claimed.attempt,
@@ -637,6 +750,8 @@ class Executor:
         failed = await self.store.fail_unleased(record, message, now)
         self._lost.pop(record.task_id, None)
         if failed is not None:
+            metrics.lease_recovered("failed")
+            finished_metrics(failed)
             logger.info(
                 "failed a task interrupted by a stop", extra={"action": "recover", "task_id": record.task_id}
             )
@@ -647,6 +762,8 @@ class Executor:
             await asyncio.sleep(self.retention.sweep_interval_s)
             try:
                 await self.sweep()
+            except StoreError as exc:
+                _log_store_error("ttl sweep", exc)
             except Exception:
                 logger.exception("ttl sweep failed", extra={"action": "sweep_ttl"})
 
@@ -655,14 +772,38 @@ class Executor:
         now = self.db_now()
         keep = timedelta(seconds=self.retention.expired_keep_s)
         for record in await self.store.fail_expired(now, keep, self.retention.sweep_batch):
+            finished_metrics(record)
             self.bus.publish(record)
             self.cancel_local(record.task_id)
         deleted = 0
         while True:
             count = await self.store.delete_expired(now, self.retention.sweep_batch)
+            metrics.expired_deleted(count)
             deleted += count
             if count < self.retention.sweep_batch:
                 return deleted
+
+
+def finished_metrics(record: TaskRecord) -> None:
+    """Count a task this process just made terminal (`observe.metrics.task_finished`)."""
+    elapsed = (record.last_updated_at - record.created_at).total_seconds()
+    metrics.task_finished(record.tool_name, record.status.value, elapsed)
+
+
+def _log_store_error(what: str, exc: StoreError) -> None:
+    """A side task met a store error: an outage is logged by `StoreHealth` (DEBUG here); anything
+    else once, without the driver's text, which may quote the statement's values."""
+    if exc.unavailable:
+        logger.debug("%s: %s", what, exc.message, extra={"action": what})
+    else:
+        logger.error(
+            "%s failed: %s (%s)", what, exc.message, type(exc.__cause__).__name__, extra={"action": what}
+        )
+
+
+async def _not_started(context: TaskContext) -> Outcome:
+    """The `invoke` of a task admitted just before a stop: its tool never starts."""
+    raise TaskCancelled()
 
 
 def _crash() -> Failed:
@@ -671,6 +812,7 @@ def _crash() -> Failed:
 
 __all__ = [
     "CRASH_MESSAGE",
+    "Admission",
     "INTERRUPTED_MESSAGE",
     "INTERRUPTED_WAITING_MESSAGE",
     "Executor",

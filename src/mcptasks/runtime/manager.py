@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mcptasks.core.errors import InvalidParams, InvalidTaskState, ServerStopping, TaskNotFound
+from mcptasks.core.errors import InvalidParams, InvalidTaskState, TaskNotFound
 from mcptasks.core.model import InputRequest, TaskRecord, TaskResult, Wire
 from mcptasks.core.owner import Owner
+from mcptasks.observe import metrics, tracing
 from mcptasks.runtime.bus import TaskBus
-from mcptasks.runtime.executor import Executor, Invoke
+from mcptasks.runtime.executor import Executor, Invoke, finished_metrics
 from mcptasks.runtime.options import LIST_PAGE_SIZE, Retention
 from mcptasks.store.store import AnswerOutcome, Store
 
@@ -80,11 +81,14 @@ class TaskManager:
         `requested_ttl_ms` is the client's `task.ttl` (2025-11-25) or None; the granted ttl is the
         default or the request capped at the maximum. `client_capabilities` (what the client can be
         asked: elicitation, sampling) is stored with the task. Returns the committed record.
-        Raises: ServerStopping once the server began to stop.
+        The executor admits the task before it is stored, so a create racing a stop is either
+        refused with nothing stored, or stored and answered (its task then handled like any the
+        stop interrupts): never stored and answered with an error.
+        Raises: ServerStopping once the server began to stop (nothing stored); StoreError when
+        the task could not be stored (nothing stored either).
         Spec: 2025-11-25 tasks "Creating Tasks"; SEP-2663 "Task Creation" (durable before answer).
         """
-        if self.executor.stopping:
-            raise ServerStopping()
+        admission = self.executor.admit()
         now = self.executor.db_now()
         record = TaskRecord.new(
             owner=owner,
@@ -99,11 +103,19 @@ class TaskManager:
             lease_node=self.executor.node,
             lease_expires_at=now + self.executor.lease_until(),
             attempt=1,
+            trace_context=tracing.current_traceparent(),
         )
-        await self.store.create_task(record, node=self.executor.node)
+        try:
+            await self.store.create_task(record, node=self.executor.node)
+        except BaseException:
+            # Not stored (or its caller went away: the commit goes on, and its lease, left to run
+            # out, lets recovery apply the tool's policy).
+            admission.withdraw()
+            raise
+        metrics.task_created(record.tool_name, record.wire)
         # The CreateTaskResult is the task's first answer: a poll sooner than its interval waits.
         self._answered(record, asyncio.get_running_loop().time())
-        self.executor.run(record, invoke)
+        self.executor.run(record, invoke, admission)
         return record
 
     async def get(self, owner: Owner, task_id: str) -> TaskRecord:
@@ -114,6 +126,7 @@ class TaskManager:
         record = await self.store.get_task(owner, task_id)
         if record is None:
             raise TaskNotFound()
+        tracing.about_request(record)
         return record
 
     async def get_with_result(self, owner: Owner, task_id: str) -> tuple[TaskRecord, TaskResult | None]:
@@ -121,6 +134,11 @@ class TaskManager:
 
         Raises: TaskNotFound.
         """
+        found = await self._read(owner, task_id)
+        tracing.about_request(found[0])
+        return found
+
+    async def _read(self, owner: Owner, task_id: str) -> tuple[TaskRecord, TaskResult | None]:
         found = await self.store.get_task_with_result(owner, task_id)
         if found is None:
             raise TaskNotFound()
@@ -137,8 +155,9 @@ class TaskManager:
         # Watch before reading, so a change committed during the read still wakes us.
         with self.bus.watching(task_id) as changed:
             while True:
-                record, result = await self.get_with_result(owner, task_id)
+                record, result = await self._read(owner, task_id)
                 if record.is_terminal:
+                    tracing.about_request(record)
                     return record, result
                 await changed.wait(WAIT_POLL_S)
 
@@ -156,15 +175,16 @@ class TaskManager:
         loop = asyncio.get_running_loop()
         # Watch before reading, so a change committed during the read still ends a hold.
         with self.bus.watching(task_id) as changed:
-            record, result = await self.get_with_result(owner, task_id)
+            record, result = await self._read(owner, task_id)
             previous = self._polls.get(task_id)
             if not record.is_terminal and previous is not None and previous.seen == record.last_updated_at:
                 interval_s = (record.poll_interval_ms or 0) / 1000
                 remaining_s = previous.at + interval_s - loop.time()
                 if remaining_s > 0:
                     await changed.wait(remaining_s)  # a change, or the interval is over
-                    record, result = await self.get_with_result(owner, task_id)
+                    record, result = await self._read(owner, task_id)
         self._answered(record, loop.time())
+        tracing.about_request(record)
         return record, result
 
     def _answered(self, record: TaskRecord, at: float) -> None:
@@ -197,12 +217,14 @@ class TaskManager:
         outcome = await self.store.cancel_task(owner, task_id, CANCELLED_MESSAGE, self.executor.db_now())
         if outcome is None:
             raise TaskNotFound()
+        tracing.about_request(outcome.record)
         if not outcome.cancelled:
             if reject_terminal:
                 raise InvalidTaskState(
                     f"Cannot cancel task: already in terminal status '{outcome.record.status.value}'"
                 )
             return outcome.record
+        finished_metrics(outcome.record)
         self.bus.publish(outcome.record)
         self.executor.cancel_local(task_id)
         return outcome.record
@@ -225,6 +247,7 @@ class TaskManager:
         outcome = await self.store.answer_inputs(owner, task_id, responses, self.executor.db_now())
         if outcome is None:
             raise TaskNotFound()
+        tracing.about_request(outcome.record)
         if outcome.resumed:
             self.bus.publish(outcome.record)
         if outcome.answered:

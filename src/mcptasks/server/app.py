@@ -33,7 +33,7 @@ from mcp_types import CLIENT_CAPABILITIES_META_KEY
 from starlette.applications import Starlette
 
 from mcptasks.auth.config import AuthConfig
-from mcptasks.core.errors import ConfigurationError
+from mcptasks.core.errors import ConfigurationError, StoreError
 from mcptasks.core.model import RecoveryPolicy, TaskRecord, TaskSupport
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.executor import Executor, Invoke
@@ -42,12 +42,14 @@ from mcptasks.runtime.options import Leases, Retention
 from mcptasks.server.auth import build_auth, protected_resource_metadata
 from mcptasks.server.envelope import guard_envelopes
 from mcptasks.server.extension import TasksExtension
-from mcptasks.server.inputs import LegacyQuestions
+from mcptasks.server.health import READY_TIMEOUT_S, health_routes
+from mcptasks.server.inputs import CLIENT_REQUEST_TIMEOUT_S, LegacyQuestions
 from mcptasks.server.logs import install_redaction
 from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
 from mcptasks.server.notify import LegacyNotifier
 from mcptasks.server.owner import OwnerScope
 from mcptasks.server.responses import ResponseModeMiddleware
+from mcptasks.server.stopping import StoppingMiddleware
 from mcptasks.server.streams import GetStreams, GetStreamTracker
 from mcptasks.server.tools import TaskTool, build_tool, task_invoker
 from mcptasks.server.workarounds import (
@@ -62,6 +64,7 @@ from mcptasks.store import migrate
 from mcptasks.store.engine import create_engines, database_url, describe_url, is_memory
 from mcptasks.store.sqlite import sqlite_version_problem
 from mcptasks.store.store import Store
+from mcptasks.store.view import DEFAULT_CAPACITY as VIEW_CAPACITY
 from mcptasks.wire import sep2663
 
 logger = logging.getLogger("mcptasks.server")
@@ -107,6 +110,12 @@ class Settings:
     owner_scope: OwnerScope = "client"
     #: OAuth resource-server settings for Streamable HTTP; None serves without authentication.
     auth: AuthConfig | None = None
+    #: How long a 2025-11-25 client may take to answer a question (a server-to-client request), in
+    #: seconds; after it the question goes back to waiting and is asked again on the next stream.
+    client_request_timeout_s: float = CLIENT_REQUEST_TIMEOUT_S
+    #: Most tasks the in-process view remembers (`store.view.TaskView`; about 1-2 KB each): reads
+    #: of other tasks go to the database.
+    view_capacity: int = VIEW_CAPACITY
 
 
 class Runtime:
@@ -120,6 +129,8 @@ class Runtime:
         self.questions = LegacyQuestions(self, self.get_streams)
         self.owner_scope: OwnerScope = settings.owner_scope
         self._manager: TaskManager | None = None
+        #: A stop was requested or the server is closing: new requests are refused (ServerStopping).
+        self.stopping = False
 
     @property
     def manager(self) -> TaskManager:
@@ -177,8 +188,9 @@ class TaskServer:
     """An MCP server (stdio and Streamable HTTP, both task wires) whose tools run as durable tasks.
 
     Parameters: `name`, `version`, `instructions` as in MCP's `serverInfo`; `db` (a SQLite path or
-    a database URL, default `mcptasks.db`), `migrate`, `retention`, `leases`, `owner_scope` (see
-    `Settings`). The SDK server is `server.mcp`, for resources, prompts and plain tools.
+    a database URL, default `mcptasks.db`), `migrate`, `retention`, `leases`, `owner_scope`,
+    `auth`, `client_request_timeout_s`, `view_capacity` (see `Settings`). The SDK server is `server.mcp`, for
+    resources, prompts and plain tools.
     """
 
     def __init__(
@@ -193,6 +205,8 @@ class TaskServer:
         leases: Leases | None = None,
         owner_scope: OwnerScope = "client",
         auth: AuthConfig | None = None,
+        client_request_timeout_s: float = CLIENT_REQUEST_TIMEOUT_S,
+        view_capacity: int = VIEW_CAPACITY,
     ) -> None:
         self.settings = Settings(
             db=db,
@@ -201,6 +215,8 @@ class TaskServer:
             leases=leases or Leases(),
             owner_scope=owner_scope,
             auth=auth,
+            client_request_timeout_s=client_request_timeout_s,
+            view_capacity=view_capacity,
         )
         self.state = ServerState.UNOPENED
         install_redaction()  # the SDK logs session ids, the credential of a session without OAuth
@@ -210,6 +226,7 @@ class TaskServer:
             name, version=version, instructions=instructions, lifespan=self._sdk_lifespan, log_level="WARNING"
         )
         self._runtime = Runtime(self.mcp, self.settings)
+        self._runtime.questions.timeout_s = self.settings.client_request_timeout_s
         # Inside the SDK's own middleware; the guard is outermost of ours.
         self.mcp.middleware.extend(
             [ErrorGuardMiddleware(self._runtime), LegacyTasksMiddleware(self._runtime)]
@@ -234,6 +251,7 @@ class TaskServer:
             raise RuntimeError("configure() must be called before the TaskServer is opened")
         self.settings = replace(self.settings, **changes)
         self._runtime.owner_scope = self.settings.owner_scope
+        self._runtime.questions.timeout_s = self.settings.client_request_timeout_s
 
     def tool(
         self,
@@ -290,6 +308,26 @@ class TaskServer:
         """The task manager both wires use; only while open."""
         return self._runtime.manager
 
+    def state_sizes(self) -> dict[str, int]:
+        """How many entries each per-task and per-connection map of this process holds now.
+
+        Keys: `bus_waiters` (tasks someone waits on), `held_polls` (active tasks whose last poll
+        is remembered), `view` (tasks in the in-process view, bounded by its capacity),
+        `get_streams` (sessions with a GET stream open), `result_streams`, `questions_in_flight`
+        (`inputs.LegacyQuestions`), and the notifier's `notify_*` (`notify.LegacyNotifier.sizes`).
+        With no task active and no stream open, all are 0 but `view` and `notify_connections_watched`
+        (one per open connection that created a task). For tests and operators.
+        """
+        runtime = self._runtime
+        sizes = {"get_streams": len(runtime.get_streams)}
+        sizes.update(runtime.questions.sizes())
+        sizes.update(runtime.notifier.sizes())
+        manager = runtime._manager
+        if manager is not None:
+            sizes.update(bus_waiters=manager.bus.watched, held_polls=manager.tracked_polls)
+            sizes["view"] = len(manager.store.view)
+        return sizes
+
     @property
     def database_description(self) -> str:
         """The database file path, or its URL with the password masked."""
@@ -316,8 +354,14 @@ class TaskServer:
                 await engines.dispose()
         else:
             self.schema_revision = migrate.head_revision()
-        store = Store.for_url(url)
+        store = Store.for_url(url, view_capacity=self.settings.view_capacity)
         await store.open()
+        try:
+            # A database it can only read would start a server that refuses every create.
+            await store.check_writable()
+        except BaseException:
+            await store.close()
+            raise
         bus = TaskBus()
         bus.on_status(self._runtime.notifier.on_status)
         bus.add_interest(self._runtime.notifier.has_channel)
@@ -350,6 +394,7 @@ class TaskServer:
         if self.state is not ServerState.OPENED:
             return
         self.state = ServerState.CLOSED
+        self._runtime.stopping = True
         assert self._executor is not None and self._store is not None
         try:
             await self._executor.stop()
@@ -374,10 +419,43 @@ class TaskServer:
         async with self.lifespan():
             yield {}
 
+    async def readiness(self) -> dict[str, bool]:
+        """The checks of `/readyz` (`server/health.py`), each True when it passed.
+
+        `database`: a read answered within `READY_TIMEOUT_S`; `schema`: the database is at the
+        revision this version needs; `executor`: the executor runs; `accepting`: no stop requested.
+        Never raises: a failed check is False.
+        """
+        checks = {
+            "database": False,
+            "schema": False,
+            "executor": False,
+            "accepting": not self._runtime.stopping,
+        }
+        store, executor = self._store, self._executor
+        if self.state is not ServerState.OPENED or store is None or executor is None:
+            return checks
+        checks["executor"] = not executor.stopping
+        if is_memory(database_url(self.settings.db)):
+            checks["database"] = checks["schema"] = True  # created at head in this process
+            return checks
+        try:
+            revision = await asyncio.wait_for(store.schema_revision(), READY_TIMEOUT_S)
+        except (StoreError, TimeoutError):
+            return checks
+        checks["database"] = True
+        checks["schema"] = revision == migrate.head_revision()
+        return checks
+
     # -- transports ------------------------------------------------------------------------------
 
     def request_stop(self) -> None:
-        """Ask a running transport to stop (signal handlers call this); tasks then get the grace."""
+        """Ask a running transport to stop (signal handlers call this); tasks then get the grace.
+
+        From now on, new requests are refused (HTTP 503 with `Retry-After`; `ServerStopping` on
+        stdio) while requests in flight are answered.
+        """
+        self._runtime.stopping = True
         self._stop_requested.set()
 
     @property
@@ -388,15 +466,20 @@ class TaskServer:
     async def run_stdio_async(self) -> None:
         """Serve one client over stdin/stdout until stdin closes or `request_stop()` is called.
 
-        After a stop request the SDK's stdin reader may stay blocked in a thread until the client
-        writes or closes stdin (a blocking read cannot be interrupted); this returns regardless,
-        and a process that wants to exit at once should leave with `os._exit` after cleanup.
+        A stop request first stops the executor while the connection is still served: requests in
+        flight are answered (a create admitted before the stop gets its `CreateTaskResult`), new
+        ones get `ServerStopping` (-32011), and running tools get the shutdown grace. After that
+        the SDK's stdin reader may stay blocked in a thread until the client writes or closes
+        stdin (a blocking read cannot be interrupted); this returns regardless, and a process that
+        wants to exit at once should leave with `os._exit` after cleanup.
         """
         async with self.lifespan():
             serving = asyncio.ensure_future(run_stdio_guarded(self.mcp))
             stopping = asyncio.ensure_future(self._stop_requested.wait())
             try:
                 await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if stopping.done() and self._executor is not None:
+                    await self._executor.stop()
             finally:
                 stopping.cancel()
                 serving.cancel()
@@ -418,6 +501,9 @@ class TaskServer:
         guard_envelopes(app, path, self.mcp.session_manager)
         app.add_middleware(GetStreamTracker, streams=self._runtime.get_streams, path=path)
         app.add_middleware(ResponseModeMiddleware, path=path, answers_at_once=self._runtime.answers_at_once)
+        app.router.routes.extend(health_routes(self.readiness))
+        # Outermost: during a stop, nothing new reaches the MCP layer (in-flight requests finish).
+        app.add_middleware(StoppingMiddleware, stopping=lambda: self._runtime.stopping)
         answer_with_json_per_request(self.mcp)
         return app
 

@@ -1,10 +1,24 @@
 """Asking a 2025-11-25 client the questions a tool stored, and storing its answers.
 
 A question (`elicitation/create`, `sampling/createMessage`) goes out as a JSON-RPC request tied to
-its task by the related-task `_meta`: on the response stream of a `tasks/result` the client keeps
-open for the task when there is one, else on the connection's own channel (stdio, the standalone
-GET stream of stateful HTTP). The client's response is stored as the answer, which wakes the tool.
-A question nobody could be asked stays outstanding and goes out with the next `tasks/result`.
+its task by the related-task `_meta`: on the response stream of the newest `tasks/result` the
+client keeps open for the task when there is one, else on the connection's own channel (stdio, the
+standalone GET stream of stateful HTTP). The client's response is stored as the answer, which wakes
+the tool.
+
+A question is never lost with the stream it rode. It goes back to waiting, and is asked again,
+when:
+
+- the stream it rode closes (the client dropped its `tasks/result` or its GET stream): it is asked
+  at once on another open stream of the task, if there is one;
+- the client does not answer within `timeout_s` (`Settings.client_request_timeout_s`);
+- a new `tasks/result` for the task opens: every unanswered question is sent on it, and the copy
+  pending elsewhere is withdrawn (its request is cancelled, so one answer is stored; a late answer
+  to a withdrawn copy finds no one waiting and is dropped by the SDK);
+- the session's GET stream opens again: the questions of the tasks it created are sent on it.
+
+State is per question in flight (`(taskId, key)` -> the asking task) and per open `tasks/result`;
+both are removed when their stream closes, so nothing of a task stays once no one can be asked.
 
 Spec: 2025-11-25 tasks "Input Required Status" (A1.10: the request MUST carry the related-task
 `_meta`; the requestor SHOULD call `tasks/result` on `input_required`).
@@ -14,14 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.connection import Connection
 from mcp.server.session import ServerSession
+from mcp.shared.exceptions import MCPError
 from mcp.shared.message import ServerMessageMetadata
 from mcp_types import CreateMessageRequest, CreateMessageResult, ElicitRequest, ElicitResult, RequestId
 from pydantic import BaseModel
@@ -29,6 +43,7 @@ from pydantic import BaseModel
 from mcptasks.core.model import ELICITATION, InputRequest, TaskRecord
 from mcptasks.core.owner import Owner
 from mcptasks.server.streams import GetStreams
+from mcptasks.server.workarounds import connection_of
 from mcptasks.wire import v2025_11_25
 
 if TYPE_CHECKING:
@@ -36,14 +51,31 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("mcptasks.server")
 
+#: How long a client may take to answer a question before it goes back to waiting, in seconds.
+CLIENT_REQUEST_TIMEOUT_S = 300.0
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(eq=False, slots=True)
 class _ResultStream:
     """A `tasks/result` request the client keeps open: questions can ride its response stream."""
 
     session: ServerSession
     request_id: RequestId
     owner: Owner
+    #: The HTTP session the request came on (None on stdio): to match the close of its stream.
+    session_id: str | None
+
+
+@dataclass(eq=False, slots=True)
+class _Flight:
+    """A question sent and not answered yet: the task awaiting the answer, and where it went."""
+
+    request: InputRequest
+    #: The `tasks/result` stream it rides, or None when it went on the connection's channel.
+    stream: _ResultStream | None
+    #: The HTTP session whose GET stream it rides (None for a result stream or a pipe).
+    get_session_id: str | None
+    sender: asyncio.Task[None] | None = None
 
 
 def request_params(task_id: str, request: InputRequest) -> dict[str, Any]:
@@ -52,9 +84,18 @@ def request_params(task_id: str, request: InputRequest) -> dict[str, Any]:
 
 
 async def send_on_session(
-    session: ServerSession, request_id: RequestId, method: str, params: dict[str, Any]
+    session: ServerSession,
+    request_id: RequestId,
+    method: str,
+    params: dict[str, Any],
+    *,
+    timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """Send a question on the response stream of request `request_id`; returns the result JSON."""
+    """Send a question on the response stream of request `request_id`; returns the result JSON.
+
+    Raises: MCPError (the client answered with an error, or none came within `timeout_s` seconds),
+    pydantic.ValidationError (the result has the wrong shape).
+    """
     typed: BaseModel
     result_type: type[BaseModel]
     if method == ELICITATION:
@@ -65,46 +106,82 @@ async def send_on_session(
             CreateMessageResult,
         )
     metadata = ServerMessageMetadata(related_request_id=request_id)
-    result = await session.send_request(typed, result_type, metadata=metadata)
+    result = await session.send_request(
+        typed, result_type, request_read_timeout_seconds=timeout_s, metadata=metadata
+    )
     return result.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
-async def send_on_connection(connection: Connection, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Send a question on the connection's own channel; returns the validated result JSON."""
-    raw = await connection.send_raw_request(method, params)
+async def send_on_connection(
+    connection: Connection, method: str, params: dict[str, Any], *, timeout_s: float | None = None
+) -> dict[str, Any]:
+    """Send a question on the connection's own channel; returns the validated result JSON.
+
+    Raises: as `send_on_session`.
+    """
+    raw = await connection.send_raw_request(
+        method, params, None if timeout_s is None else {"timeout": timeout_s}
+    )
     result_type: type[BaseModel] = ElicitResult if method == ELICITATION else CreateMessageResult
     return result_type.model_validate(raw).model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
-def _cancel(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-
-
 class LegacyQuestions:
-    """Delivers stored questions of 2025-11-25 tasks and stores the answers."""
+    """Delivers stored questions of 2025-11-25 tasks and stores the answers (module docstring)."""
 
     def __init__(self, runtime: Runtime, get_streams: GetStreams) -> None:
         self._runtime = runtime
         self._get_streams = get_streams
+        #: How long a client may take to answer one question, in seconds.
+        self.timeout_s = CLIENT_REQUEST_TIMEOUT_S
         self._streams: dict[str, list[_ResultStream]] = {}
-        self._in_flight: set[tuple[str, str]] = set()
-        self._sending: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[tuple[str, str], _Flight] = {}
+        get_streams.add_listeners(
+            on_open=self._get_stream_opened,
+            on_close=self._get_stream_closed,
+            on_result_closed=self.result_stream_closed,
+        )
+
+    def sizes(self) -> dict[str, int]:
+        """Sizes of the per-task state: tasks with an open `tasks/result`, questions in flight."""
+        return {"result_streams": len(self._streams), "questions_in_flight": len(self._in_flight)}
 
     @contextlib.contextmanager
     def result_stream(
         self, task_id: str, session: ServerSession, request_id: RequestId, owner: Owner
     ) -> Iterator[None]:
         """While a `tasks/result` for `task_id` is open, send its task's questions on that stream."""
-        stream = _ResultStream(session, request_id, owner)
+        stream = _ResultStream(session, request_id, owner, connection_of(session).session_id)
         self._streams.setdefault(task_id, []).append(stream)
         try:
             yield
         finally:
-            streams = self._streams.get(task_id, [])
-            if stream in streams:
-                streams.remove(stream)
-            if not streams:
-                self._streams.pop(task_id, None)
+            self._forget_stream(task_id, stream)
+
+    def result_stream_closed(self, session_id: str, request_id: str) -> None:
+        """The response stream of `tasks/result` request `request_id` of HTTP session `session_id`
+        closed (answered, or dropped by the client): its questions are asked elsewhere or wait."""
+        for task_id, streams in list(self._streams.items()):
+            for stream in streams:
+                if stream.session_id == session_id and str(stream.request_id) == request_id:
+                    self._forget_stream(task_id, stream)
+                    return
+
+    def _forget_stream(self, task_id: str, stream: _ResultStream) -> None:
+        streams = self._streams.get(task_id)
+        if streams is None or stream not in streams:
+            return
+        streams.remove(stream)
+        if not streams:
+            del self._streams[task_id]
+        withdrawn = [
+            flight
+            for (flight_task, _), flight in self._in_flight.items()
+            if flight_task == task_id and flight.stream is stream
+        ]
+        for flight in withdrawn:
+            self._withdraw(task_id, flight)
+            self._schedule(task_id, flight.request)  # on another open stream, if there is one
 
     def on_input(self, record: TaskRecord, request: InputRequest) -> None:
         """Bus listener: a tool asked a question; ask the client if it can be reached."""
@@ -112,53 +189,104 @@ class LegacyQuestions:
             self._schedule(record.task_id, request)
 
     async def ask_outstanding(self, owner: Owner, task_id: str) -> None:
-        """Send every unanswered question of the task (a client just opened `tasks/result`)."""
+        """Send every unanswered question of the task on its newest route (a client just opened
+        `tasks/result`): a copy pending on another stream is withdrawn."""
         for request in await self._runtime.manager.outstanding_inputs(owner, task_id):
-            self._schedule(task_id, request)
+            self._schedule(task_id, request, renew=True)
 
-    def _schedule(self, task_id: str, request: InputRequest) -> None:
-        if (task_id, request.key) in self._in_flight:
-            return
-        task = asyncio.get_running_loop().create_task(self._ask(task_id, request))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+    def _get_stream_opened(self, session_id: str) -> None:
+        for task_id, owner in self._runtime.notifier.tasks_of_session(session_id):
+            if task_id not in self._streams:  # a tasks/result stream is preferred, and has them
+                sender = asyncio.get_running_loop().create_task(self._ask_outstanding_quietly(owner, task_id))
+                _keep(sender)
 
-    async def _ask(self, task_id: str, request: InputRequest) -> None:
-        flight = (task_id, request.key)
-        if flight in self._in_flight:
-            return
-        streams = self._streams.get(task_id)
-        channel = self._runtime.notifier.channel(task_id)
-        params = request_params(task_id, request)
-        self._in_flight.add(flight)
-        forget: Callable[[], None] | None = None
+    def _get_stream_closed(self, session_id: str) -> None:
+        for (task_id, _), flight in list(self._in_flight.items()):
+            if flight.get_session_id == session_id:
+                self._withdraw(task_id, flight)
+
+    async def _ask_outstanding_quietly(self, owner: Owner, task_id: str) -> None:
         try:
-            if streams:
-                stream = streams[-1]
-                owner = stream.owner
-                result = await send_on_session(stream.session, stream.request_id, request.method, params)
-            elif channel is not None and (
-                channel.is_pipe or self._get_streams.is_open(channel.connection.session_id)
+            for request in await self._runtime.manager.outstanding_inputs(owner, task_id):
+                self._schedule(task_id, request)
+        except Exception:
+            # The task ended or the store is unavailable: the next tasks/result asks.
+            logger.info("could not re-ask the questions of a task", exc_info=True, extra={"task_id": task_id})
+
+    def _withdraw(self, task_id: str, flight: _Flight) -> None:
+        key = (task_id, flight.request.key)
+        if self._in_flight.get(key) is flight:
+            del self._in_flight[key]
+        if flight.sender is not None:
+            flight.sender.cancel()
+
+    def _schedule(self, task_id: str, request: InputRequest, *, renew: bool = False) -> None:
+        """Send `request` on the task's newest route unless it is in flight there already (or at
+        all, unless `renew`); nobody to ask now leaves it waiting."""
+        key = (task_id, request.key)
+        streams = self._streams.get(task_id)
+        flight: _Flight
+        if streams:
+            flight = _Flight(request, streams[-1], None)
+        else:
+            channel = self._runtime.notifier.channel(task_id)
+            if channel is None:
+                return  # nobody to ask now: the next tasks/result asks
+            session_id = channel.connection.session_id
+            if not channel.is_pipe and not self._get_streams.is_open(session_id):
+                return  # the next GET stream or tasks/result asks
+            flight = _Flight(request, None, None if channel.is_pipe else session_id)
+        previous = self._in_flight.get(key)
+        if previous is not None:
+            if not renew or (
+                previous.stream is flight.stream and previous.get_session_id == flight.get_session_id
             ):
-                owner = channel.owner
-                session_id = channel.connection.session_id
-                if not channel.is_pipe and session_id is not None:
-                    # The GET stream may close before the answer comes: the question then waits again.
-                    current = asyncio.current_task()
-                    if current is not None:
-                        forget = self._get_streams.on_close(session_id, functools.partial(_cancel, current))
-                result = await send_on_connection(channel.connection, request.method, params)
+                return
+            self._withdraw(task_id, previous)
+        self._in_flight[key] = flight
+        flight.sender = asyncio.get_running_loop().create_task(self._ask(task_id, flight))
+        _keep(flight.sender)
+
+    async def _ask(self, task_id: str, flight: _Flight) -> None:
+        request = flight.request
+        params = request_params(task_id, request)
+        try:
+            if flight.stream is not None:
+                owner = flight.stream.owner
+                result = await send_on_session(
+                    flight.stream.session,
+                    flight.stream.request_id,
+                    request.method,
+                    params,
+                    timeout_s=self.timeout_s,
+                )
             else:
-                return  # nobody to ask now: the next GET stream or tasks/result asks
+                channel = self._runtime.notifier.channel(task_id)
+                if channel is None:
+                    return  # the task ended meanwhile
+                owner = channel.owner
+                result = await send_on_connection(
+                    channel.connection, request.method, params, timeout_s=self.timeout_s
+                )
+            if self._in_flight.get((task_id, request.key)) is not flight:
+                return  # withdrawn while the answer came: the copy on the newer route is answered
             await self._runtime.manager.answer(owner, task_id, {request.key: result})
         except asyncio.CancelledError:
             logger.info(
-                "question %s went back to waiting: its stream closed",
+                "question %s went back to waiting: its stream closed or a newer one opened",
                 request.key,
                 extra={"action": "ask", "task_id": task_id},
             )
+        except MCPError as error:
+            # No answer within the timeout, the client answered with an error, or it went away:
+            # the question stays outstanding and is asked again on the next stream.
+            logger.info(
+                "question %s of a task was not answered: %s",
+                request.key,
+                error.error.message,
+                extra={"action": "ask", "task_id": task_id},
+            )
         except Exception:
-            # The client went away or answered with an error: the question stays outstanding.
             logger.info(
                 "question %s of a task was not answered",
                 request.key,
@@ -166,6 +294,15 @@ class LegacyQuestions:
                 extra={"action": "ask", "task_id": task_id},
             )
         finally:
-            if forget is not None:
-                forget()
-            self._in_flight.discard(flight)
+            key = (task_id, request.key)
+            if self._in_flight.get(key) is flight:
+                del self._in_flight[key]
+
+
+#: Asking tasks running now: the event loop keeps only weak references to tasks.
+_RUNNING: set[asyncio.Task[None]] = set()
+
+
+def _keep(task: asyncio.Task[None]) -> None:
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)

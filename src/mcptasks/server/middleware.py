@@ -1,8 +1,10 @@
 """Server middleware, outermost first: the error guard, then the 2025-11-25 tasks wire.
 
 `ErrorGuardMiddleware` resolves the request's owner once, turns `TaskError`s into their JSON-RPC
-code and fixed message, and answers anything unexpected with `-32603 Internal error` (the detail
-goes to the log, never to the wire: workaround 5). `LegacyTasksMiddleware` is workaround 4.
+code and fixed message, a store that cannot be used for a storage reason into `StoreUnavailable`
+(-32010), anything that fails because the server is stopping into `ServerStopping` (-32011), and
+answers anything else unexpected with `-32603 Internal error` (the detail goes to the log, never
+to the wire: workaround 5). `LegacyTasksMiddleware` is workaround 4.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
-from mcptasks.core.errors import ErrorCode, MCPTasksError, StoreError, TaskError
+from mcptasks.core.errors import (
+    ErrorCode,
+    MCPTasksError,
+    ServerStopping,
+    StoreError,
+    StoreUnavailable,
+    TaskError,
+)
 from mcptasks.server.calls import call_legacy_task
 from mcptasks.server.handlers import LEGACY_VERSIONS
 from mcptasks.server.owner import resolve_owner, set_request_owner
@@ -43,15 +52,34 @@ class ErrorGuardMiddleware:
             set_request_owner(resolve_owner(ctx, self._runtime.owner_scope))
             return await call_next(ctx)
         except TaskError as exc:
-            raise MCPError(code=int(exc.code), message=exc.message, data=exc.data) from None
+            raise _wire_error(exc) from None
         except (MCPError, ValidationError):
             raise
         except StoreError as exc:
-            logger.error("store failure in %s", ctx.method, exc_info=exc, extra={"action": ctx.method})
+            if self._runtime.stopping:
+                raise _wire_error(ServerStopping()) from None  # the store closes as the server stops
+            if exc.unavailable:
+                # An outage: `StoreHealth` logs it once per episode, not once per request.
+                raise _wire_error(StoreUnavailable()) from None
+            # Never the cause's traceback: a driver's text may quote the statement's values.
+            logger.error(
+                "store failure in %s: %s (%s)",
+                ctx.method,
+                exc.message,
+                type(exc.__cause__).__name__,
+                extra={"action": ctx.method},
+            )
             raise MCPError(code=int(ErrorCode.INTERNAL_ERROR), message="Internal error") from None
         except (MCPTasksError, Exception):
+            if self._runtime.stopping:
+                # The task manager went away under a request (the server closed): not a bug.
+                raise _wire_error(ServerStopping()) from None
             logger.exception("unexpected failure in %s", ctx.method, extra={"action": ctx.method})
             raise MCPError(code=int(ErrorCode.INTERNAL_ERROR), message="Internal error") from None
+
+
+def _wire_error(exc: TaskError) -> MCPError:
+    return MCPError(code=int(exc.code), message=exc.message, data=exc.data)
 
 
 class LegacyTasksMiddleware:

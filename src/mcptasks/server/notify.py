@@ -3,7 +3,15 @@
 A task created over a 2025-11-25 connection that has a channel of its own (stdio, or the standalone
 GET stream of stateful HTTP) is remembered with that connection until it is terminal or the
 connection closes; nothing of a task stays once it is terminal, and a connection that closes takes
-its tasks' entries with it (one callback per connection, not per task). Notifications are advisory:
+its tasks' entries with it (one exit-stack callback per connection, not per task).
+
+Notifications to one connection go through one bounded queue (`SEND_QUEUE_SIZE`) drained by a
+single sender task, which exists only while something is queued: a slow client holds at most that
+many notifications, whatever it is sent. Within the queue the status of a task is coalesced: a
+newer status replaces the one still waiting (it moves to the back, after the progress queued
+before it), since the latest status says all. When the queue is full, a new progress notification
+is dropped; a new status notification makes room by dropping the oldest queued progress
+notification, or else the oldest queued status. Nothing else is lost: notifications are advisory,
 the client MUST NOT rely on them and polls anyway.
 
 Spec: 2025-11-25 tasks "Task Status Notification" (params are the full Task, no related-task
@@ -13,6 +21,7 @@ Spec: 2025-11-25 tasks "Task Status Notification" (params are the full Task, no 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +37,16 @@ from mcptasks.wire import v2025_11_25
 
 logger = logging.getLogger("mcptasks.server")
 
+#: Most notifications waiting to be sent to one connection (see the module docstring).
+SEND_QUEUE_SIZE = 256
+
+_STATUS = "notifications/tasks/status"
+_PROGRESS = "notifications/progress"
+
+#: A queued notification's key: ("status", taskId) for the coalesced status of a task,
+#: ("progress", n) for each progress notification.
+_Key = tuple[str, str | int]
+
 
 @dataclass(eq=False)
 class Channel:
@@ -39,22 +58,36 @@ class Channel:
     #: Whether the channel is a pipe (stdio), always open. On HTTP it is the standalone GET stream,
     #: which may or may not be open (see `streams.GetStreams`).
     is_pipe: bool = False
-    #: Keeps notifications of one task in order.
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: `last_updated_at` of the task as last notified: the same change is not sent twice (a change
     #: made here and heard of again from another replica).
     last_sent: datetime | None = None
 
 
+@dataclass(eq=False)
+class _Outbox:
+    """One connection's queued notifications (in send order) and its sender, while it has any."""
+
+    connection: Connection
+    queue: dict[_Key, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    sender: asyncio.Task[None] | None = None
+
+
 class LegacyNotifier:
     """Remembers which connection created which task and pushes its changes there."""
 
-    def __init__(self, get_streams: GetStreams) -> None:
+    def __init__(self, get_streams: GetStreams, *, queue_size: int = SEND_QUEUE_SIZE) -> None:
         self._get_streams = get_streams
+        self._queue_size = queue_size
         self._channels: dict[str, Channel] = {}
-        #: The tasks attached to each open connection (by `id`), to forget them when it closes.
+        #: The tasks attached to each connection (by `id`) that has an active one.
         self._by_connection: dict[int, set[str]] = {}
-        self._sending: set[asyncio.Task[None]] = set()
+        #: Connections (by `id`) whose exit stack forgets them: one callback per connection.
+        self._watched: set[int] = set()
+        #: Connections (by `id`) with notifications waiting.
+        self._outboxes: dict[int, _Outbox] = {}
+        self._numbers = itertools.count()
+        #: Notifications dropped because a connection's queue was full (since start).
+        self.dropped = 0
 
     def attach(self, record: TaskRecord, connection: Connection, owner: Owner, *, is_pipe: bool) -> None:
         """Push future changes of `record` to `connection` (until terminal or closed)."""
@@ -62,28 +95,46 @@ class LegacyNotifier:
             return
         self._channels[record.task_id] = Channel(connection, owner, record.progress_token, is_pipe=is_pipe)
         key = id(connection)
-        attached = self._by_connection.get(key)
-        if attached is None:
-            attached = self._by_connection[key] = set()
+        self._by_connection.setdefault(key, set()).add(record.task_id)
+        if key not in self._watched:
+            self._watched.add(key)
 
             async def forget() -> None:
+                self._watched.discard(key)
                 for task_id in self._by_connection.pop(key, set()):
                     self._channels.pop(task_id, None)
+                outbox = self._outboxes.pop(key, None)
+                if outbox is not None and outbox.sender is not None:
+                    outbox.sender.cancel()
 
             connection.exit_stack.push_async_callback(forget)
-        attached.add(record.task_id)
 
     def _detach(self, task_id: str) -> None:
         channel = self._channels.pop(task_id, None)
         if channel is not None:
-            attached = self._by_connection.get(id(channel.connection))
+            key = id(channel.connection)
+            attached = self._by_connection.get(key)
             if attached is not None:
                 attached.discard(task_id)
+                if not attached:
+                    del self._by_connection[key]
 
     @property
     def attached(self) -> int:
         """How many tasks have a channel now (the notifier's per-task state)."""
         return len(self._channels)
+
+    def sizes(self) -> dict[str, int]:
+        """Sizes of the notifier's state: tasks with a channel, connections with an active task,
+        connections open with a close callback, connections with notifications queued, and the
+        notifications queued."""
+        return {
+            "notify_channels": len(self._channels),
+            "notify_connections_active": len(self._by_connection),
+            "notify_connections_watched": len(self._watched),
+            "notify_outboxes": len(self._outboxes),
+            "notify_queued": sum(len(outbox.queue) for outbox in self._outboxes.values()),
+        }
 
     def has_channel(self, task_id: str) -> bool:
         """Whether changes of `task_id` are pushed to a connection of this process."""
@@ -93,6 +144,14 @@ class LegacyNotifier:
         """The live connection that created `task_id`, if any."""
         return self._channels.get(task_id)
 
+    def tasks_of_session(self, session_id: str) -> list[tuple[str, Owner]]:
+        """The active tasks (taskId, owner) created over HTTP session `session_id`."""
+        return [
+            (task_id, channel.owner)
+            for task_id, channel in self._channels.items()
+            if not channel.is_pipe and channel.connection.session_id == session_id
+        ]
+
     def on_status(self, record: TaskRecord) -> None:
         """Bus listener: send the full Task as `notifications/tasks/status`."""
         channel = self._channels.get(record.task_id)
@@ -101,7 +160,7 @@ class LegacyNotifier:
         channel.last_sent = record.last_updated_at
         if record.is_terminal:
             self._detach(record.task_id)
-        self._send(channel, "notifications/tasks/status", v2025_11_25.render_task(record))
+        self._send(channel, ("status", record.task_id), _STATUS, v2025_11_25.render_task(record))
 
     def on_progress(
         self, record: TaskRecord, progress: float, total: float | None, message: str | None
@@ -116,19 +175,47 @@ class LegacyNotifier:
         if message is not None:
             params["message"] = message
         params["_meta"] = v2025_11_25.related_task_meta(record.task_id)
-        self._send(channel, "notifications/progress", params)
+        self._send(channel, ("progress", next(self._numbers)), _PROGRESS, params)
 
-    def _send(self, channel: Channel, method: str, params: dict[str, Any]) -> None:
+    def _send(self, channel: Channel, key: _Key, method: str, params: dict[str, Any]) -> None:
         if not channel.is_pipe and not self._get_streams.is_open(channel.connection.session_id):
             return  # no GET stream open: the SDK would drop it anyway
+        connection_key = id(channel.connection)
+        outbox = self._outboxes.get(connection_key)
+        if outbox is None:
+            outbox = self._outboxes[connection_key] = _Outbox(channel.connection)
+        queue = outbox.queue
+        queue.pop(key, None)  # a status waiting for this task is replaced, at the back
+        if len(queue) >= self._queue_size and not self._make_room(queue, method):
+            self.dropped += 1
+            return
+        queue[key] = (method, params)
+        if outbox.sender is None:
+            outbox.sender = asyncio.get_running_loop().create_task(self._drain(connection_key, outbox))
 
-        async def send() -> None:
-            async with channel.lock:
+    def _make_room(self, queue: dict[_Key, tuple[str, dict[str, Any]]], method: str) -> bool:
+        """Drop one queued notification for a new `method` one; False if the new one is dropped."""
+        if method == _PROGRESS:
+            return False
+        victim = next((key for key in queue if key[0] == "progress"), None)
+        if victim is None:
+            victim = next(iter(queue))
+        del queue[victim]
+        self.dropped += 1
+        return True
+
+    async def _drain(self, connection_key: int, outbox: _Outbox) -> None:
+        """Send `outbox`'s notifications in order until it is empty, then forget it."""
+        queue = outbox.queue
+        try:
+            while queue:
+                key = next(iter(queue))
+                method, params = queue.pop(key)
                 try:
-                    await notify_raw(channel.connection, method, params)
+                    await notify_raw(outbox.connection, method, params)
                 except Exception:
                     logger.debug("could not deliver %s", method, exc_info=True)
-
-        task = asyncio.get_running_loop().create_task(send())
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        finally:
+            outbox.sender = None
+            if self._outboxes.get(connection_key) is outbox and not queue:
+                del self._outboxes[connection_key]

@@ -30,6 +30,10 @@ NEVER_STREAMING = frozenset({"tasks/get", "tasks/list", "tasks/cancel", "tasks/u
 #: sent before the answer (a task is created; the task is finished already).
 AnswersAtOnce = Callable[[dict[str, Any], bool], bool]
 
+#: Where the parsed JSON-RPC request of a POST is left in the ASGI scope for inner middleware
+#: (`streams.GetStreamTracker` watches the streams of `tasks/result`); absent when not parsed.
+SCOPE_REQUEST_KEY = "mcptasks.request"
+
 _HANDSHAKE_VERSIONS = frozenset(version.encode() for version in HANDSHAKE_PROTOCOL_VERSIONS)
 _VERSION_HEADER = b"mcp-protocol-version"
 _METHOD_HEADER = b"mcp-method"
@@ -77,7 +81,10 @@ class ResponseModeMiddleware:
             if not message.get("more_body", False):
                 complete = True
                 break
-        use_json_response(True if complete and self._streams_nothing(buffered, modern) else None)
+        request = _parse(buffered) if complete else None
+        if request is not None:
+            scope[SCOPE_REQUEST_KEY] = request
+        use_json_response(True if request is not None and self._streams_nothing(request, modern) else None)
 
         async def replay() -> Message:
             if buffered:
@@ -86,17 +93,8 @@ class ResponseModeMiddleware:
 
         await self._app(scope, replay, send)
 
-    def _streams_nothing(self, buffered: list[Message], modern: bool) -> bool:
-        body = (
-            buffered[0].get("body", b"")
-            if len(buffered) == 1
-            else b"".join(m.get("body", b"") for m in buffered)
-        )
-        try:
-            request = json.loads(body)
-        except (ValueError, RecursionError):
-            return False  # the SDK answers the parse error
-        if not isinstance(request, dict) or "id" not in request:
+    def _streams_nothing(self, request: dict[str, Any], modern: bool) -> bool:
+        if "id" not in request:
             return False
         method = request.get("method")
         if not isinstance(method, str):
@@ -106,4 +104,16 @@ class ResponseModeMiddleware:
         return method in ("tools/call", "tasks/result") and self._answers_at_once(request, modern)
 
 
-__all__ = ["NEVER_STREAMING", "PEEK_LIMIT_BYTES", "ResponseModeMiddleware"]
+def _parse(buffered: list[Message]) -> dict[str, Any] | None:
+    """The JSON object of a complete buffered body; None when it is not one (the SDK answers)."""
+    body = (
+        buffered[0].get("body", b"") if len(buffered) == 1 else b"".join(m.get("body", b"") for m in buffered)
+    )
+    try:
+        request = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return request if isinstance(request, dict) else None
+
+
+__all__ = ["SCOPE_REQUEST_KEY", "NEVER_STREAMING", "PEEK_LIMIT_BYTES", "ResponseModeMiddleware"]

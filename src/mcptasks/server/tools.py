@@ -35,6 +35,7 @@ from mcptasks.core.errors import InvalidParams, TaskCancelled, TaskError
 from mcptasks.core.model import Completed, ErrorInfo, Failed, Outcome, RecoveryPolicy, TaskSupport
 from mcptasks.runtime.context import TaskContext
 from mcptasks.runtime.executor import CRASH_MESSAGE, Invoke
+from mcptasks.runtime.threads import run_in_daemon_thread
 from mcptasks.wire.params import describe_problem, field_of
 
 logger = logging.getLogger("mcptasks.server")
@@ -102,7 +103,20 @@ def build_tool(
         raise ValueError(
             f"tool {tool.name!r} has Resolve(...) parameters, which on_restart='rerun' cannot replay"
         )
+    if not tool.is_async:
+        tool = tool.model_copy(update={"fn": _on_daemon_thread(tool.fn), "is_async": True})
     return TaskTool(tool=tool, task_support=task_support, on_restart=on_restart)
+
+
+def _on_daemon_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A plain `def` tool as a coroutine function that runs it on a daemon thread (`threads.py`):
+    a cancelled task or a stopping server stops waiting for it at once."""
+
+    @functools.wraps(fn)
+    async def run(**kwargs: Any) -> Any:
+        return await run_in_daemon_thread(functools.partial(fn, **kwargs))
+
+    return run
 
 
 def validate_arguments(entry: TaskTool, arguments: dict[str, Any]) -> None:

@@ -1,13 +1,15 @@
 """`python -m mcptasks.store [sqlite|postgresql]`: print every statement mcptasks runs, as SQL.
 
-For operators and reviewers: the text each engine receives, with its name and description.
+For operators and reviewers: the text each engine receives, with its name and description (the
+serving path's `queries`, then the operator's `admin`).
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 
-from mcptasks.store.queries import all_statements
+from mcptasks.store import admin, queries
 from mcptasks.store.statements import DIALECTS
 
 
@@ -17,7 +19,7 @@ def main(argv: list[str]) -> int:
     if engine not in DIALECTS:
         print(f"usage: python -m mcptasks.store [{'|'.join(DIALECTS)}]", file=sys.stderr)
         return 2
-    for statement in all_statements():
+    for statement in itertools.chain(queries.all_statements(), admin.all_statements()):
         print(f"-- {statement.name}: {statement.description}\n{statement.compiled(engine).sql};\n")
     return 0
 

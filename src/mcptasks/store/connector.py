@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.engine import URL
 
 from mcptasks.core.errors import ConfigurationError
+from mcptasks.store.health import StoreHealth
 from mcptasks.store.program import ProgramFactory
 from mcptasks.store.statements import Statement
 
@@ -28,6 +29,8 @@ class Connector(Protocol):
     engine: str
     #: Called with each statement and its parameters before it runs (debugging, tests), or None.
     trace: Callable[[Statement, Mapping[str, Any]], None] | None
+    #: Storage-outage episodes: every operation reports its failure or success here.
+    health: StoreHealth
 
     @property
     def polls_for_changes(self) -> bool:
@@ -58,6 +61,10 @@ class Connector(Protocol):
 
     async def close(self) -> None:
         """Finish what was submitted, then disconnect."""
+        ...
+
+    async def check_writable(self) -> None:
+        """Refuse a database this process could only read. Raises: StoreError naming it."""
         ...
 
     def submit(

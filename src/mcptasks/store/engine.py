@@ -12,6 +12,9 @@ process (closing one's file descriptor drops the other's POSIX locks), so migrat
 engines are disposed, before the store opens.
 
 PostgreSQL: one pool for both, READ COMMITTED.
+
+Every engine has `hide_parameters=True`: an error's text (logged, or printed by the CLI) names the
+statement but never the values bound to it (task ids, arguments, the read right of a task).
 """
 
 from __future__ import annotations
@@ -125,22 +128,23 @@ def create_engines(url: URL) -> Engines:
         if url.get_backend_name() == "sqlite":
             if is_memory(url):
                 # One shared connection: a second connection would see another, empty database.
-                engine = create_async_engine(url, poolclass=StaticPool)
+                engine = create_async_engine(url, poolclass=StaticPool, hide_parameters=True)
                 _install_sqlite_hooks(engine, begin="BEGIN IMMEDIATE", writer=True)
                 return Engines(url=url, writer=engine, reader=engine)
             # The first to open a new file creates it, owner-only (`create_private`).
             create_private(url.database or "")
             # NullPool: a connection is closed when it is returned, so nothing of this library
             # stays open once the migration is done (see the module docstring).
-            writer = create_async_engine(url, poolclass=NullPool)
+            writer = create_async_engine(url, poolclass=NullPool, hide_parameters=True)
             _install_sqlite_hooks(writer, begin="BEGIN IMMEDIATE", writer=True)
-            reader = create_async_engine(url, poolclass=NullPool)
+            reader = create_async_engine(url, poolclass=NullPool, hide_parameters=True)
             # Plain (deferred) BEGIN: a consistent snapshot that never blocks the writer.
             _install_sqlite_hooks(reader, begin="BEGIN", writer=False)
             return Engines(url=url, writer=writer, reader=reader)
         engine = create_async_engine(
             url,
             pool_pre_ping=True,
+            hide_parameters=True,
             connect_args={
                 "server_settings": {
                     "application_name": "mcptasks",

@@ -19,6 +19,7 @@ import asyncio
 import functools
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
@@ -33,7 +34,9 @@ from tenacity import (
 )
 
 from mcptasks.core.errors import StoreError
+from mcptasks.observe import metrics
 from mcptasks.store import queries
+from mcptasks.store.health import StoreHealth
 from mcptasks.store.program import Execute, Program, ProgramFactory, Result
 from mcptasks.store.statements import Statement
 
@@ -64,6 +67,19 @@ CHANNEL = "mcptasks_tasks"
 LISTEN_RECONNECT_MAX_S = 5.0
 #: How long `open` waits for the first LISTEN before it goes on without (retried behind), in s.
 LISTEN_FIRST_WAIT_S = 5.0
+#: How long `close` waits for the pool's connections to close before it terminates them, in s
+#: (an unreachable database would otherwise hold a stop for the driver's own timeouts).
+POOL_CLOSE_TIMEOUT_S = 5.0
+
+#: Driver errors that mean the database could not be used (mapped by `error_from`). asyncpg raises
+#: `InternalClientError` for a connection broken in the middle of a protocol exchange.
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+)
 
 _CONFLICTS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.SerializationError,
@@ -72,9 +88,15 @@ _CONFLICTS: tuple[type[BaseException], ...] = (
 
 
 def error_from(exc: BaseException) -> StoreError:
-    """A `StoreError` for a driver error, naming the condition, never the SQL or its values."""
+    """A `StoreError` for a driver error, naming the condition, never the SQL or its values.
+
+    A constraint violated or SQL that PostgreSQL refuses is a bug, not an outage (`unavailable`
+    False); everything else (read-only, disk full, unreachable, timed out) is an outage.
+    """
+    unavailable = True
     if isinstance(exc, asyncpg.exceptions.IntegrityConstraintViolationError):
         message = "the task store rejected a write (constraint violated)"
+        unavailable = False
     elif isinstance(exc, asyncpg.exceptions.ReadOnlySQLTransactionError):
         message = "the task store is read-only"
     elif isinstance(exc, asyncpg.exceptions.DiskFullError):
@@ -83,7 +105,10 @@ def error_from(exc: BaseException) -> StoreError:
         exc,
         OSError
         | asyncpg.exceptions.InterfaceError
+        | asyncpg.exceptions.InternalClientError
         | asyncpg.exceptions.ConnectionDoesNotExistError
+        | asyncpg.exceptions.ConnectionFailureError
+        | asyncpg.exceptions.AdminShutdownError
         | asyncpg.exceptions.CannotConnectNowError
         | asyncpg.exceptions.TooManyConnectionsError
         | asyncio.TimeoutError,
@@ -91,9 +116,12 @@ def error_from(exc: BaseException) -> StoreError:
         message = "the task store is unreachable"
     elif isinstance(exc, asyncpg.exceptions.QueryCanceledError | asyncpg.exceptions.LockNotAvailableError):
         message = "the task store timed out"
+    elif isinstance(exc, asyncpg.exceptions.SyntaxOrAccessError | asyncpg.exceptions.DataError):
+        message = "the task store refused a statement"
+        unavailable = False
     else:
         message = "the task store failed"
-    error = StoreError(message)
+    error = StoreError(message, unavailable=unavailable)
     error.__cause__ = exc
     return error
 
@@ -179,6 +207,8 @@ class PostgresConnector:
         #: Set at the first LISTEN; `_served_unheard`: reads were served before it.
         self._listened = asyncio.Event()
         self._served_unheard = False
+        #: Outage episodes, logged once each (`StoreHealth`).
+        self.health = StoreHealth()
 
     def on_change(self, watcher: Callable[[str | None], None]) -> None:
         """Call `watcher(task_id)` when another replica changed that task, `watcher(None)` when
@@ -200,8 +230,10 @@ class PostgresConnector:
         try:
             async with pool.acquire() as conn:
                 row = (await _execute(conn, Execute(queries.database_time, {}), self.trace)).first()
-        except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise error_from(exc) from exc
+        except DRIVER_ERRORS as exc:
+            error = error_from(exc)
+            self.health.failed(error)
+            raise error from exc
         assert row is not None
         value: datetime = row["now"]
         return value
@@ -238,8 +270,31 @@ class PostgresConnector:
             await asyncio.gather(self._listener, return_exceptions=True)
             self._listener = None
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT_S)
+            except DRIVER_ERRORS:  # TimeoutError is one of them
+                pool.terminate()  # an unreachable database: drop the connections without a goodbye
+
+    async def check_writable(self) -> None:
+        """Refuse a database this process may only read (`default_transaction_read_only`, a
+        read-only standby).
+
+        Raises: StoreError when new transactions would be read-only or the database is out of reach.
+        """
+        pool = self._pool
+        if pool is None or self._readonly:
+            return
+        try:
+            async with pool.acquire() as conn:
+                read_only = await conn.fetchval("SELECT current_setting('transaction_read_only')")
+        except DRIVER_ERRORS as exc:
+            raise error_from(exc) from exc
+        if read_only == "on":
+            raise StoreError(
+                f"the database {self._url.render_as_string(hide_password=True)} is read-only "
+                "(default_transaction_read_only or a standby): mcptasks serve needs to write it"
+            )
 
     # -- other replicas -------------------------------------------------------------------------
 
@@ -331,6 +386,30 @@ class PostgresConnector:
                 logger.exception("after-commit hook failed", extra={"action": "commit"})
         return value
 
+    async def _in_transaction(
+        self,
+        conn: asyncpg.Connection[Any],
+        make: ProgramFactory[T],
+        readonly: bool,
+        changed: Callable[[T], Iterable[str]] | None,
+    ) -> T:
+        """Run `make()` in one transaction on `conn`, announcing `changed(value)` at its COMMIT."""
+        transaction = conn.transaction(readonly=readonly)
+        await transaction.start()
+        try:
+            value = await run_async(make(), conn, self.trace)
+            for task_id in changed(value) if changed is not None else ():
+                announce = {"channel": CHANNEL, "payload": f"{self.origin} {task_id}"}
+                await _execute(conn, Execute(queries.announce_change, announce), self.trace)
+        except BaseException:
+            await transaction.rollback()
+            raise
+        committing = time.perf_counter()
+        await transaction.commit()
+        if not readonly:
+            metrics.commit("postgresql", time.perf_counter() - committing)
+        return value
+
     async def _transaction(
         self,
         make: ProgramFactory[T],
@@ -350,17 +429,19 @@ class PostgresConnector:
         try:
             async for attempt in retrying:
                 with attempt:
-                    async with pool.acquire() as conn, conn.transaction(readonly=readonly):
-                        value = await run_async(make(), conn, self.trace)
-                        if changed is not None:
-                            for task_id in changed(value):
-                                announce = {"channel": CHANNEL, "payload": f"{self.origin} {task_id}"}
-                                await _execute(conn, Execute(queries.announce_change, announce), self.trace)
-                        return value
-        except StoreError:
+                    async with pool.acquire() as conn:
+                        value = await self._in_transaction(conn, make, readonly, changed)
+                    if not readonly:
+                        # After the COMMIT; a read that works does not end an outage of writes.
+                        self.health.succeeded()
+                    return value
+        except StoreError as exc:
+            self.health.failed(exc)
             raise
-        except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise error_from(exc) from exc
+        except DRIVER_ERRORS as exc:
+            error = error_from(exc)
+            self.health.failed(error)
+            raise error from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def read(self, make: ProgramFactory[T], on_read: Callable[[T], None] | None = None) -> T:

@@ -38,6 +38,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    table,
     tuple_,
     update,
 )
@@ -50,7 +51,7 @@ from mcptasks.store.statements import Statement
 # -- building blocks -------------------------------------------------------------------------------
 
 
-def _in(column: ColumnElement[Any], statuses: Collection[TaskStatus]) -> ColumnElement[bool]:
+def status_in(column: ColumnElement[Any], statuses: Collection[TaskStatus]) -> ColumnElement[bool]:
     """`column IN ('a', 'b')` with the statuses written into the SQL text."""
     return column.in_([_const(status) for status in sorted(statuses)])
 
@@ -200,18 +201,29 @@ lock_status_owned = Statement(
 
 # -- status changes --------------------------------------------------------------------------------
 
+
+def cancel_update(*conditions: ColumnElement[bool]) -> Any:
+    """`UPDATE tasks` cancelling task `:task_id` if it is still in `:from_status` and `conditions`
+    hold, returning the row; parameters `:message`, `:now`."""
+    return (
+        update(tasks)
+        .where(
+            tasks.c.task_id == bindparam("task_id"), *conditions, tasks.c.status == bindparam("from_status")
+        )
+        .values(
+            status=_const(TaskStatus.CANCELLED),
+            status_message=bindparam("message"),
+            last_updated_at=bindparam("now"),
+            **_TERMINAL_VALUES,
+        )
+        .returning(tasks)
+    )
+
+
 cancel_task = Statement(
     "cancel_task",
     "Cancel a task the caller may see, if it is still in :from_status.",
-    update(tasks)
-    .where(tasks.c.task_id == bindparam("task_id"), visible_to(), tasks.c.status == bindparam("from_status"))
-    .values(
-        status=_const(TaskStatus.CANCELLED),
-        status_message=bindparam("message"),
-        last_updated_at=bindparam("now"),
-        **_TERMINAL_VALUES,
-    )
-    .returning(tasks),
+    cancel_update(visible_to()),
 )
 
 move_fenced = Statement(
@@ -243,7 +255,7 @@ set_status_message = Statement(
     "set_status_message",
     "Change the status message of an active task its worker holds.",
     update(tasks)
-    .where(tasks.c.task_id == bindparam("task_id"), _fenced(), _in(tasks.c.status, ACTIVE))
+    .where(tasks.c.task_id == bindparam("task_id"), _fenced(), status_in(tasks.c.status, ACTIVE))
     .values(status_message=bindparam("message"), last_updated_at=bindparam("now"))
     .returning(tasks),
 )
@@ -321,7 +333,7 @@ release_lease = Statement(
     "release_lease",
     "Give up this node's lease on an active task, leaving its status (a stop: it runs again later).",
     update(tasks)
-    .where(tasks.c.task_id == bindparam("task_id"), _fenced(), _in(tasks.c.status, ACTIVE))
+    .where(tasks.c.task_id == bindparam("task_id"), _fenced(), status_in(tasks.c.status, ACTIVE))
     # Expired since the task was created: in the past on every replica's clock, so recovery
     # (`lease_expires_at < now`) finds it at once wherever it looks.
     .values(lease_node=null(), lease_expires_at=tasks.c.created_at)
@@ -335,7 +347,7 @@ claim_for_rerun = Statement(
     .where(
         tasks.c.task_id == bindparam("task_id"),
         tasks.c.attempt == bindparam("attempt"),
-        _in(tasks.c.status, ACTIVE),
+        status_in(tasks.c.status, ACTIVE),
         _lease_gone(),
     )
     .values(lease_node=bindparam("node"), lease_expires_at=bindparam("until"), attempt=tasks.c.attempt + 1)
@@ -346,7 +358,7 @@ renew_leases = Statement(
     "renew_leases",
     "Extend every lease this node holds on an active task; returns the tasks still held.",
     update(tasks)
-    .where(tasks.c.lease_node == bindparam("node"), _in(tasks.c.status, ACTIVE))
+    .where(tasks.c.lease_node == bindparam("node"), status_in(tasks.c.status, ACTIVE))
     .values(lease_expires_at=bindparam("until"))
     .returning(tasks.c.task_id, tasks.c.attempt),
 )
@@ -355,7 +367,7 @@ held_leases = Statement(
     "held_leases",
     "The active tasks whose lease this node holds, with the attempt it holds.",
     select(tasks.c.task_id, tasks.c.attempt).where(
-        tasks.c.lease_node == bindparam("node"), _in(tasks.c.status, ACTIVE)
+        tasks.c.lease_node == bindparam("node"), status_in(tasks.c.status, ACTIVE)
     ),
 )
 
@@ -363,7 +375,7 @@ expired_leases = Statement(
     "expired_leases",
     "Active tasks whose lease ran out or was released (their worker stopped), oldest lease first.",
     select(tasks)
-    .where(_in(tasks.c.status, ACTIVE), _lease_gone())
+    .where(status_in(tasks.c.status, ACTIVE), _lease_gone())
     .order_by(tasks.c.lease_expires_at)
     .limit(bindparam("limit", type_=Integer)),
 )
@@ -394,7 +406,9 @@ expired_active = Statement(
     "Active tasks whose ttl ran out: they are failed visibly before they are deleted.",
     select(tasks)
     .where(
-        _in(tasks.c.status, ACTIVE), tasks.c.expires_at.is_not(None), tasks.c.expires_at < bindparam("now")
+        status_in(tasks.c.status, ACTIVE),
+        tasks.c.expires_at.is_not(None),
+        tasks.c.expires_at < bindparam("now"),
     )
     .order_by(tasks.c.expires_at)
     .limit(bindparam("limit", type_=Integer)),
@@ -424,7 +438,7 @@ delete_expired = Statement(
         tasks.c.task_id.in_(
             select(tasks.c.task_id)
             .where(
-                _in(tasks.c.status, TERMINAL),
+                status_in(tasks.c.status, TERMINAL),
                 tasks.c.expires_at.is_not(None),
                 tasks.c.expires_at < bindparam("now"),
             )
@@ -441,6 +455,12 @@ database_time = Statement(
     "database_time",
     "The database's clock: leases are measured on it, whichever replica sets them.",
     select(func.now().label("now")),
+)
+
+schema_revision = Statement(
+    "schema_revision",
+    "The migration the schema is at (alembic's bookkeeping row): readiness checks read it.",
+    select(literal_column("version_num")).select_from(table("alembic_version")),
 )
 
 announce_change = Statement(
@@ -491,7 +511,7 @@ def admin_list_tasks(owner_like: str | None, statuses: Collection[str] | None) -
             )
         )
     if statuses:
-        statement = statement.where(_in(tasks.c.status, [TaskStatus(status) for status in statuses]))
+        statement = statement.where(status_in(tasks.c.status, [TaskStatus(status) for status in statuses]))
     return Statement(
         "admin_list_tasks",
         "Operator view: tasks of every owner, newest first.",

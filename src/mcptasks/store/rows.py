@@ -40,6 +40,7 @@ def record_from_row(row: Row) -> TaskRecord:
         lease_node=row["lease_node"],
         lease_expires_at=_opt_utc(row["lease_expires_at"]),
         attempt=row["attempt"],
+        trace_context=row["trace_context"],
     )
 
 
@@ -67,6 +68,7 @@ def record_params(record: TaskRecord) -> dict[str, Any]:
         "lease_node": record.lease_node,
         "lease_expires_at": record.lease_expires_at,
         "attempt": record.attempt,
+        "trace_context": record.trace_context,
     }
 
 

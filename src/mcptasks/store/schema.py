@@ -126,6 +126,13 @@ tasks = Table(
         server_default="0",
         comment="How many times a worker started the tool; fences writes of an older worker.",
     ),
+    Column(
+        "trace_context",
+        Text,
+        nullable=True,
+        comment="W3C traceparent of the request that created the task (OpenTelemetry); "
+        "NULL when it was not traced.",
+    ),
     CheckConstraint(f"status IN ({_STATUS_VALUES})", name="status"),
     CheckConstraint("owner_kind IN ('principal', 'session', 'capability')", name="owner_kind"),
     CheckConstraint("wire IN ('2025-11-25', 'sep-2663')", name="wire"),

@@ -35,6 +35,7 @@ import os
 import queue
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ from typing import Any, TypeVar
 import apsw
 
 from mcptasks.core.errors import StoreError
+from mcptasks.observe import metrics
+from mcptasks.store.health import StoreHealth
 from mcptasks.store.program import Execute, Program, ProgramFactory, Result, run_sync
 from mcptasks.store.statements import Statement
 
@@ -88,7 +91,11 @@ def sqlite_version_problem() -> str | None:
 
 
 def error_from(exc: BaseException) -> StoreError:
-    """A `StoreError` for an APSW error, with a message that names the condition, never SQL."""
+    """A `StoreError` for an APSW error, with a message that names the condition, never SQL.
+
+    A constraint violated or SQL that SQLite refuses is a bug, not an outage (`unavailable` False).
+    """
+    unavailable = True
     if isinstance(exc, apsw.FullError):
         message = "the task store is full (no space left on the disk)"
     elif isinstance(exc, apsw.ReadOnlyError):
@@ -97,13 +104,17 @@ def error_from(exc: BaseException) -> StoreError:
         message = "the task store is locked by another process"
     elif isinstance(exc, apsw.ConstraintError):
         message = "the task store rejected a write (constraint violated)"
+        unavailable = False
+    elif isinstance(exc, apsw.SQLError | apsw.MisuseError | apsw.RangeError | apsw.BindingsError):
+        message = "the task store refused a statement"
+        unavailable = False
     elif isinstance(exc, apsw.IOError | apsw.CantOpenError | apsw.PermissionsError):
         message = "the task store is unavailable (I/O error)"
     elif isinstance(exc, apsw.CorruptError | apsw.NotADBError):
         message = "the task store is damaged (not a valid SQLite database)"
     else:
         message = "the task store failed"
-    error = StoreError(message)
+    error = StoreError(message, unavailable=unavailable)
     error.__cause__ = exc
     return error
 
@@ -244,10 +255,16 @@ class SQLiteConnector:
         self._handoff: queue.SimpleQueue[tuple[str, list[_Pending]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
+        #: The batch the commit thread is working on (failed by `_break` if the thread dies).
+        self._in_thread: list[_Pending] | None = None
         #: Called with each statement and its parameters before it runs (debugging, tests).
         self.trace: Trace | None = None
         #: Set while nothing is queued or committing (what `close()` waits for).
         self._idle: asyncio.Event | None = None
+        #: Why the writer cannot commit any more (its commit thread died); every write then fails.
+        self._broken: StoreError | None = None
+        #: Outage episodes, logged once each (`StoreHealth`).
+        self.health = StoreHealth()
 
     @property
     def polls_for_changes(self) -> bool:
@@ -358,6 +375,8 @@ class SQLiteConnector:
             raise StoreError("the task store is closed")
         if self._readonly:
             raise StoreError("the task store was opened read-only")
+        if self._broken is not None:
+            raise self._broken
         if len(self._queue) >= MAX_QUEUED:
             raise StoreError("the task store is overloaded: too many writes are waiting")
         future: asyncio.Future[T] = loop.create_future()
@@ -374,19 +393,27 @@ class SQLiteConnector:
         if self._committing or not self._queue:
             return
         batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+        if self._broken is not None:
+            self._finish(batch, self._broken)
+            return
         conn = self._writer
         assert conn is not None
         self._committing = True
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except apsw.BusyError:
-            # Another process holds the write lock: wait for it off the event loop.
-            self._handoff.put(("begin", batch))
-            return
-        except apsw.Error as exc:
-            self._finish(batch, error_from(exc))
-            return
-        self._run(batch)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except apsw.BusyError:
+                # Another process holds the write lock: wait for it off the event loop.
+                self._handoff.put(("begin", batch))
+                return
+            except apsw.Error as exc:
+                self._finish(batch, error_from(exc))
+                return
+            self._run(batch)
+        except BaseException as exc:
+            # Not an SQLite error (MemoryError, KeyboardInterrupt): nobody may be left waiting.
+            self._break(batch, exc)
+            raise
 
     def _run(self, batch: list[_Pending]) -> None:
         conn = self._writer
@@ -428,13 +455,29 @@ class SQLiteConnector:
 
     def _commit_thread(self) -> None:
         loop = self._loop
+        assert loop is not None
+        try:
+            self._commit_loop(loop)
+        except BaseException as exc:
+            # The thread dies (MemoryError, an interrupt): fail the batch it held and every write
+            # queued after it, on the event loop, instead of leaving their callers waiting forever.
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                loop.call_soon_threadsafe(self._break, None, exc)
+            logger.critical(
+                "the SQLite commit thread stopped (%s); writes fail until the server restarts",
+                type(exc).__name__,
+                extra={"action": "commit"},
+            )
+
+    def _commit_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         conn = self._writer
-        assert loop is not None and conn is not None
+        assert conn is not None
         while True:
             item = self._handoff.get()
             if item is None:
                 return
             kind, batch = item
+            self._in_thread = batch
             error: StoreError | None = None
             if kind == "begin":
                 try:
@@ -444,26 +487,78 @@ class SQLiteConnector:
                     error = error_from(exc)
                 finally:
                     conn.set_busy_timeout(0)
+                self._in_thread = None
                 loop.call_soon_threadsafe(self._begun, batch, error)
                 continue
+            committing = time.perf_counter()
             try:
                 conn.execute("COMMIT")
             except apsw.Error as exc:
                 error = error_from(exc)
                 with contextlib.suppress(apsw.Error):
                     conn.execute("ROLLBACK")
+            else:
+                metrics.commit("sqlite", time.perf_counter() - committing, len(batch))
+            self._in_thread = None
             loop.call_soon_threadsafe(self._finish, batch, error)
+
+    def _report_health(self, batch: list[_Pending]) -> None:
+        """A committed batch ends an outage only if a program of it was written; a program that
+        met a storage error (a full disk inside its statement) is a failure of the outage."""
+        written = False
+        for pending in batch:
+            if pending.ok:
+                written = True
+            elif isinstance(pending.value, StoreError) and pending.value.unavailable:
+                self.health.failed(pending.value)
+                return
+        if written:
+            self.health.succeeded()
+
+    def _break(self, batch: list[_Pending] | None, exc: BaseException) -> None:
+        """The writer cannot go on: fail `batch`, the batch the commit thread held, and every
+        write queued or handed off, then refuse all writes (`submit` raises)."""
+        if self._broken is None:
+            self._broken = StoreError("the task store's writer stopped")
+            self._broken.__cause__ = exc
+        error = self._broken
+        batches = [batch, self._in_thread]
+        self._in_thread = None
+        while True:
+            try:
+                item = self._handoff.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                batches.append(item[1])
+        batches.append(self._queue)
+        self._queue = []
+        self._committing = False
+        for failed in batches:
+            for pending in failed or ():
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+        if self._idle is not None:
+            self._idle.set()
 
     def _begun(self, batch: list[_Pending], error: StoreError | None) -> None:
         if error is not None:
             self._finish(batch, error)
-        else:
+            return
+        try:
             self._run(batch)
+        except BaseException as exc:
+            self._break(batch, exc)
+            raise
 
     def _finish(self, batch: list[_Pending], error: StoreError | None) -> None:
         self._committing = False
         if error is not None:
-            logger.error("could not commit %d writes: %s", len(batch), error, extra={"action": "commit"})
+            self.health.failed(error)
+            if not error.unavailable:
+                logger.error("could not commit %d writes: %s", len(batch), error, extra={"action": "commit"})
+        else:
+            self._report_health(batch)
         for pending in batch:
             # A caller that went away (its future cancelled) still had its program committed.
             if error is not None:
@@ -501,6 +596,7 @@ class SQLiteConnector:
             raise StoreError("the task store is closed")
         with self._reading(conn):
             value = run_sync(make(), lambda step: execute(conn, step, self.trace))
+        # A read that works does not end an outage: writes may still fail (a full disk).
         if on_read is not None:
             on_read(value)
         return value
@@ -514,7 +610,20 @@ class SQLiteConnector:
             finally:
                 conn.execute("COMMIT")
         except apsw.Error as exc:
-            raise error_from(exc) from exc
+            error = error_from(exc)
+            self.health.failed(error)
+            raise error from exc
+
+    async def check_writable(self) -> None:
+        """Refuse a database this process can only read (a read-only file or directory).
+
+        Raises: StoreError naming the file when SQLite opened it read-only.
+        """
+        conn = self._writer
+        if conn is None or self._memory:
+            return
+        if conn.readonly("main"):
+            raise StoreError(f"the database file {self.path} is read-only: mcptasks serve needs to write it")
 
 
 __all__ = [

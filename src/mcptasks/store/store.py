@@ -24,6 +24,7 @@ from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
 from mcptasks.store import transactions as tx
 from mcptasks.store.connector import Connector, open_connector
+from mcptasks.store.health import StoreHealth
 from mcptasks.store.program import ProgramFactory
 from mcptasks.store.transactions import AnswerOutcome, Asked, CancelOutcome, Found
 from mcptasks.store.view import DEFAULT_CAPACITY, Entry, TaskView
@@ -68,6 +69,19 @@ class Store:
         """Connect. Raises: StoreError when the database cannot be opened or reached."""
         await self.connector.open()
 
+    async def check_writable(self) -> None:
+        """Refuse a database this process could only read (a read-only file, a read-only
+        PostgreSQL database or standby), so a server does not start only to refuse every write.
+
+        Raises: StoreError with one line naming the database and the problem.
+        """
+        await self.connector.check_writable()
+
+    @property
+    def health(self) -> StoreHealth:
+        """The store's outage episodes (`health.down`: the last operation failed for a storage reason)."""
+        return self.connector.health
+
     async def close(self) -> None:
         """Finish pending writes and disconnect."""
         await self.connector.close()
@@ -102,6 +116,13 @@ class Store:
     async def database_time(self) -> datetime:
         """The database's clock, which leases are measured on. Raises: StoreError."""
         return await self.connector.database_time()
+
+    async def schema_revision(self) -> str | None:
+        """The migration the schema is at (a read through the store: readiness checks use it).
+
+        Raises: StoreError when the database cannot be read.
+        """
+        return await self.connector.read(tx.schema_revision)
 
     def _usable(self, entry: Entry | None) -> Entry | None:
         """`entry` if it may answer a read now (see module docstring), else None."""

@@ -34,6 +34,7 @@ from mcptasks.store.rows import (
     record_params,
     result_from_row,
 )
+from mcptasks.store.statements import Statement
 
 
 def _owner(owner: Owner) -> dict[str, Any]:
@@ -168,20 +169,24 @@ def cancel_task(owner: Owner, task_id: str, message: str, now: datetime) -> Prog
     """Move an active task of `owner` to `cancelled`; None when `owner` cannot see the task."""
     params = {"task_id": task_id, **_owner(owner)}
     row = (yield Execute(queries.lock_task_owned, params)).first()
+    return (yield from cancel_locked(row, queries.cancel_task, params, message, now))
+
+
+def cancel_locked(
+    row: dict[str, Any] | None, cancel: Statement, params: Mapping[str, Any], message: str, now: datetime
+) -> Program[CancelOutcome | None]:
+    """Cancel the task `row` just read under its row lock, with the compare-and-set `cancel`
+    (`params` plus `:from_status`, `:message`, `:now`); None when there was no row."""
     if row is None:
         return None
     record = record_from_row(row)
     if record.is_terminal:
         return CancelOutcome(record, cancelled=False)
-    changed = (
-        yield Execute(
-            queries.cancel_task,
-            {**params, "from_status": record.status.value, "message": message, "now": now},
-        )
-    ).first()
+    values = {**params, "from_status": record.status.value, "message": message, "now": now}
+    changed = (yield Execute(cancel, values)).first()
     if changed is None:  # the row is locked: nothing else can have moved it
         raise StoreError("the task changed while it was locked")
-    yield _event(task_id, record.status, TaskStatus.CANCELLED, now, message, record.attempt, None)
+    yield _event(record.task_id, record.status, TaskStatus.CANCELLED, now, message, record.attempt, None)
     return CancelOutcome(record_from_row(changed), cancelled=True)
 
 
@@ -471,6 +476,12 @@ def delete_expired(now: datetime, limit: int) -> Program[list[str]]:
     """Delete up to `limit` terminal tasks whose ttl ran out; returns their ids."""
     result = yield Execute(queries.delete_expired, {"now": now, "limit": limit})
     return [row["task_id"] for row in result.rows]
+
+
+def schema_revision() -> Program[str | None]:
+    """The alembic revision the schema is at; None when the bookkeeping row is missing."""
+    row = (yield Execute(queries.schema_revision, {})).first()
+    return None if row is None else str(row["version_num"])
 
 
 # -- operator views (unscoped) --------------------------------------------------------------------

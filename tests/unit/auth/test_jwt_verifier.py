@@ -35,6 +35,7 @@ from joserfc.jwk import ECKey, RSAKey
 from mcptasks.auth.config import DEFAULT_LEEWAY_S, JWKS_MIN_REFETCH_S, AuthConfig, VerifiedToken
 from mcptasks.auth.jwks import JWKSCache
 from mcptasks.auth.verifier import JWTVerifier
+from mcptasks.observe import metrics
 
 
 def verifier(http: httpx.AsyncClient, config: AuthConfig | None = None) -> JWTVerifier:
@@ -171,6 +172,17 @@ REFUSED: dict[str, Callable[[TokenFactory, dict[str, RSAKey]], str]] = {
 }
 
 
+def _refusals_counted() -> float:
+    """All `mcptasks_auth_refusals_total` samples, whatever their reason."""
+    return sum(
+        sample.value
+        for family in metrics.REGISTRY.collect()
+        if family.name == "mcptasks_auth_refusals"
+        for sample in family.samples
+        if sample.name == "mcptasks_auth_refusals_total"
+    )
+
+
 @pytest.mark.parametrize("case", list(REFUSED))
 async def test_refused(
     http: httpx.AsyncClient,
@@ -180,10 +192,12 @@ async def test_refused(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     raw = REFUSED[case](token, {**keys})
+    counted = _refusals_counted()
     with caplog.at_level(logging.INFO, logger="mcptasks.auth"):
         assert await verifier(http).verify(raw) is None
     refusals = [r for r in caplog.records if r.getMessage().startswith("access token refused")]
     assert len(refusals) == 1, caplog.text
+    assert _refusals_counted() == counted + 1  # mcptasks_auth_refusals_total, by reason
     # The log names the check, never the token (nor its signature).
     if raw:
         assert raw not in caplog.text

@@ -1,0 +1,1 @@
+"""What operators see of a running mcptasks: log records that name their task (`logs`)."""

@@ -1,0 +1,80 @@
+"""A task is admitted by the executor before its row is stored: a create racing a stop is either
+refused with nothing stored, or stored and answered, never stored and answered with an error."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mcptasks.core.errors import ServerStopping, StoreError
+from mcptasks.core.model import Completed, Outcome
+from mcptasks.core.owner import Owner
+from mcptasks.core.status import TaskStatus
+from mcptasks.runtime.context import TaskContext
+from mcptasks.runtime.executor import INTERRUPTED_MESSAGE, Executor
+from mcptasks.runtime.manager import TaskManager
+from mcptasks.store.store import Store
+
+OWNER = Owner.session("admission-tests")
+
+
+async def never_called(context: TaskContext) -> Outcome:
+    raise AssertionError("a task admitted before the stop must not start its tool after it")
+
+
+async def done(context: TaskContext) -> Outcome:
+    return Completed({"content": []})
+
+
+async def create(manager: TaskManager, invoke: object) -> str:
+    record = await manager.create(
+        OWNER,
+        wire="2025-11-25",
+        tool_name="tool",
+        arguments={},
+        requested_ttl_ms=None,
+        progress_token=None,
+        invoke=invoke,  # type: ignore[arg-type]
+    )
+    return record.task_id
+
+
+async def stored(store: Store) -> int:
+    return len(await store.admin_list_tasks(limit=1000))
+
+
+async def test_a_create_after_the_stop_began_is_refused_and_not_stored(
+    store: Store, executor: Executor, manager: TaskManager
+) -> None:
+    await executor.stop()
+    with pytest.raises(ServerStopping) as refused:
+        await create(manager, done)
+    assert refused.value.data == {"retryAfterMs": 5000}
+    assert await stored(store) == 0
+
+
+async def test_a_create_admitted_before_the_stop_is_answered_and_its_task_ends(
+    store: Store, executor: Executor, manager: TaskManager
+) -> None:
+    creating = asyncio.ensure_future(create(manager, never_called))
+    await asyncio.sleep(0)  # admitted, its row being stored
+    stopping = asyncio.ensure_future(executor.stop())
+    task_id = await creating  # answered: a CreateTaskResult, not an error
+    await stopping
+    found = await store.admin_get_task(task_id)
+    assert found is not None
+    record = found[0]
+    # The stop interrupted it before its tool could start: failed as interrupted (a "fail" tool).
+    assert record.status is TaskStatus.FAILED
+    assert record.status_message == INTERRUPTED_MESSAGE
+
+
+async def test_a_create_whose_row_cannot_be_stored_is_withdrawn(
+    store: Store, executor: Executor, manager: TaskManager
+) -> None:
+    await store.close()  # every write now fails
+    with pytest.raises(StoreError):
+        await create(manager, done)
+    # The stop does not wait for the withdrawn admission.
+    await asyncio.wait_for(executor.stop(), 5)
