@@ -98,7 +98,7 @@ async def test_a_2025_task_over_stdio_is_not_found_from_another_process(tmp_path
     # another process, on another connection to the same database, cannot read it by id.
     database = tmp_path / "tasks.db"
     async with TaskClient(stdio_params(database), wire="2025-11-25") as first:
-        made = await first.call_tool_as_task("count_to", {"n": 100, "delay_ms": 100})
+        made = await first.call_tool_as_task("count_to", {"n": 10_000, "delay_ms": 100})
         assert made.task_id is not None
         done = await anyio.to_thread.run_sync(
             resume_in_child, made.task_id, "2025-11-25", "--stdio-db", str(database)
