@@ -10,9 +10,10 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from mcptasks.cli.errors import CLIError, unreachable_as_error
+from mcptasks.cli.settings import CommandSettings, Option
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -38,12 +39,44 @@ def require_existing_file(url: URL) -> None:
             raise CLIError(f"no database at {path}: run `mcptasks db upgrade` to create it")
 
 
-def cmd_db_upgrade(args: argparse.Namespace) -> int:
+class UpgradeSettings(CommandSettings):
+    """The settings of `mcptasks db upgrade`."""
+
+    sql: Annotated[
+        bool,
+        Option(
+            "print the SQL of the migration for the database's dialect instead of running it "
+            "(nothing connects to the database)"
+        ),
+    ] = False
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `db upgrade` and `db current` to the `mcptasks` subcommands."""
+    db = commands.add_parser("db", help="migrate the database schema and check its revision")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = db_commands.add_parser(
+        "upgrade",
+        help="migrate the database to the newest schema revision",
+        description="Create or migrate the mcptasks tables (safe to run while servers are running, "
+        "and on a database that is already current). Prints the revision reached.",
+    )
+    UpgradeSettings.add_options(upgrade)
+    upgrade.set_defaults(settings=UpgradeSettings, run=run_upgrade)
+    current = db_commands.add_parser(
+        "current",
+        help="print the schema revision of the database and whether it is the newest",
+    )
+    CommandSettings.add_options(current)
+    current.set_defaults(settings=CommandSettings, run=run_current)
+
+
+def run_upgrade(settings: UpgradeSettings, args: argparse.Namespace) -> int:
     """`db upgrade [--sql]`: migrate to head and print the revision reached, or print the SQL."""
     from mcptasks.store import migrate
 
-    url = url_of(args.db)
-    if args.sql:
+    url = url_of(settings.db)
+    if settings.sql:
         sys.stdout.write(migrate.offline_sql(url))
         return 0
     return asyncio.run(_db_upgrade(url))
@@ -67,9 +100,9 @@ async def _db_upgrade(url: URL) -> int:
     return 0
 
 
-def cmd_db_current(args: argparse.Namespace) -> int:
+def run_current(settings: CommandSettings, args: argparse.Namespace) -> int:
     """`db current`: print the database's revision and whether it is the newest."""
-    url = url_of(args.db)
+    url = url_of(settings.db)
     require_existing_file(url)
     return asyncio.run(_db_current(url))
 

@@ -1,7 +1,7 @@
-"""`mcptasks serve`: load an app, configure it from the options, serve it until a signal.
+"""`mcptasks serve`: load an app, configure it from `ServeSettings`, serve it until a signal.
 
-This is the only module of mcptasks that installs signal handlers, picks the event loop and tunes
-the garbage collector: process-wide choices an application embedding `TaskServer` makes itself.
+An option of `serve` is a field of `ServeSettings` (its flag, variable and help follow from it,
+cli/settings.py), used in `run` where the `TaskServer` is configured.
 """
 
 from __future__ import annotations
@@ -9,60 +9,180 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
-import logging
 import os
-import signal
 import sys
-from collections.abc import Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
-from mcptasks.auth.config import ACCESS_TOKEN_TYPES, AuthConfig
+from pydantic import BeforeValidator, Field
+
 from mcptasks.cli.apps import DEMO_APP, load_app
+from mcptasks.cli.auth import AUTH_GROUP, AuthOptions
 from mcptasks.cli.db import url_of
 from mcptasks.cli.errors import CLIError, unreachable_as_error
-from mcptasks.cli.options import words
-from mcptasks.runtime.options import RECOVER_INTERVAL_S, Leases, Retention
+from mcptasks.cli.process import on_stop_signals, run_event_loop, tune_garbage_collector
+from mcptasks.cli.settings import Option, SettingsError, lower
+from mcptasks.runtime.options import (
+    CANCEL_GRACE_S,
+    DEFAULT_POLL_INTERVAL_MS,
+    DEFAULT_TTL_MS,
+    LEASE_DURATION_S,
+    MAX_TTL_MS,
+    RECOVER_INTERVAL_S,
+    SHUTDOWN_GRACE_S,
+    Leases,
+    Retention,
+)
 
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from mcptasks import TaskServer
 
-logger = logging.getLogger("mcptasks.cli")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+#: Largest ttl a JSON number carries exactly (2**53 - 1), in ms.
+MAX_SAFE_MS = 2**53 - 1
+#: One day, in ms: the bound of the polling, lease and grace options.
+DAY_MS = 86_400_000
 
-T = TypeVar("T")
+_Ms = Annotated[int, Field(ge=0, le=DAY_MS)]
 
 
-def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
-    """Run `main` on uvloop where it is installed (Linux, macOS), else on asyncio's own loop.
+class ServeSettings(AuthOptions):
+    """The settings of `mcptasks serve`: what to serve, where, and the task and lease timings (ms)."""
 
-    uvloop (libuv, in C) serves the same requests with about a third less CPU than the default loop
-    (measured in `benchmarks/`); nothing in mcptasks depends on which loop runs it.
+    groups: ClassVar[dict[str, tuple[str, str | None]]] = {
+        "leases": (
+            "Leases (how fast a task whose server died is recovered, and how long tools get to stop)",
+            None,
+        ),
+        "auth": AUTH_GROUP,
+    }
+
+    app: Annotated[
+        str | None,
+        Option(
+            "the TaskServer to serve: module:attribute (imported from the current directory) "
+            "or path/to/file.py:attribute",
+            metavar="APP",
+            positional=True,
+        ),
+    ] = None
+    demo: Annotated[bool, Option(f"serve the demo tools ({DEMO_APP}) instead of APP")] = False
+    transport: Annotated[
+        Literal["http", "stdio"],
+        BeforeValidator(lower),
+        Option("http: Streamable HTTP at /mcp; stdio: JSON-RPC over stdin and stdout"),
+    ] = "http"
+    host: Annotated[str, Option("interface to listen on (http)")] = DEFAULT_HOST
+    port: Annotated[int, Field(ge=1, le=65535), Option("TCP port to listen on (http)")] = DEFAULT_PORT
+    no_migrate: Annotated[
+        bool,
+        Option(
+            "do not migrate the database at start-up; refuse to start unless it is at the newest revision"
+        ),
+    ] = False
+    default_ttl_ms: Annotated[
+        int, Field(ge=1, le=MAX_SAFE_MS), Option("ttl of a task whose client asks for none, in ms")
+    ] = DEFAULT_TTL_MS
+    max_ttl_ms: Annotated[
+        int,
+        Field(ge=1, le=MAX_SAFE_MS),
+        Option("largest ttl a client may ask for, in ms (larger requests are capped)"),
+    ] = MAX_TTL_MS
+    poll_interval_ms: Annotated[
+        int, Field(ge=1, le=DAY_MS), Option("polling interval suggested to clients, in ms")
+    ] = DEFAULT_POLL_INTERVAL_MS
+    lease_ms: Annotated[
+        int,
+        Field(ge=300, le=DAY_MS),
+        Option(
+            "how long a worker's lease on its task lasts unless renewed, in ms; renewed every "
+            "third of it, and a dead server's tasks are recovered within it",
+            group="leases",
+        ),
+    ] = int(LEASE_DURATION_S * 1000)
+    cancel_grace_ms: Annotated[
+        _Ms,
+        Option(
+            "how long a cancelled tool may ignore its cancellation before it is cancelled hard, in ms",
+            group="leases",
+        ),
+    ] = int(CANCEL_GRACE_S * 1000)
+    shutdown_grace_ms: Annotated[
+        _Ms,
+        Option("how long running tools may take to finish when the server stops, in ms", group="leases"),
+    ] = int(SHUTDOWN_GRACE_S * 1000)
+    owner_scope: Annotated[
+        Literal["client", "user"],
+        BeforeValidator(lower),
+        Option(
+            "who owns a task of an authenticated caller: client = (issuer, subject, client id), so "
+            "another client app of the same user cannot read it; user = (issuer, subject)"
+        ),
+    ] = "client"
+
+    def retention(self) -> Retention:
+        """Task ttl default and cap and the polling hint. Raises: CLIError if the default exceeds the cap."""
+        if self.default_ttl_ms > self.max_ttl_ms:
+            raise CLIError("--default-ttl-ms must not exceed --max-ttl-ms")
+        return Retention(
+            default_ttl_ms=self.default_ttl_ms,
+            max_ttl_ms=self.max_ttl_ms,
+            poll_interval_ms=self.poll_interval_ms,
+        )
+
+    def leases(self) -> Leases:
+        """Lease length, heartbeat (a third of it), recovery period and grace periods, in seconds.
+
+        Raises: CLIError if the cancel grace is not below half the lease.
+        """
+        lease_s = self.lease_ms / 1000
+        if self.cancel_grace_ms / 1000 >= lease_s / 2:
+            raise CLIError("--cancel-grace-ms must be less than half of --lease-ms")
+        return Leases(
+            duration_s=lease_s,
+            heartbeat_s=lease_s / 3,
+            recover_interval_s=min(RECOVER_INTERVAL_S, lease_s / 6),
+            cancel_grace_s=self.cancel_grace_ms / 1000,
+            shutdown_grace_s=self.shutdown_grace_ms / 1000,
+        )
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `serve` to the `mcptasks` subcommands."""
+    parser = commands.add_parser(
+        "serve",
+        help="serve a TaskServer's tools as durable tasks over MCP",
+        description="Open the database (migrating it unless --no-migrate) and serve the app's tools over "
+        "MCP Streamable HTTP at http://HOST:PORT/mcp, or over stdio. Stop with SIGINT or SIGTERM "
+        "(or, for stdio, by closing stdin).",
+    )
+    ServeSettings.add_options(parser)
+    parser.set_defaults(settings=ServeSettings, run=run)
+
+
+def run(settings: ServeSettings, args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM (or, on stdio, the end of stdin); 0, or 130 after a second signal.
+
+    Raises: SettingsError unless exactly one of APP and --demo is given; CLIError for an app that
+    does not load, inconsistent options, or a database that cannot be opened.
     """
+    if bool(settings.app) == settings.demo:
+        raise SettingsError("give exactly one of APP and --demo")
+    server = load_app(settings.app or DEMO_APP)
+    server.configure(
+        db=settings.db,
+        migrate=not settings.no_migrate,
+        retention=settings.retention(),
+        leases=settings.leases(),
+        auth=settings.auth_config(stdio=settings.transport == "stdio"),
+        owner_scope=settings.owner_scope,
+    )
     try:
-        import uvloop
-    except ImportError:  # pragma: no cover - Windows, or not installed
-        return asyncio.run(main)
-    return uvloop.run(main)
-
-
-#: Allocations between two young-generation collections (CPython's default is 700).
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def tune_garbage_collector() -> None:
-    """Keep the cyclic garbage collector out of the way of a long-running server.
-
-    Everything loaded until now (the SDK, the tools, their schemas) lives as long as the process:
-    `gc.freeze()` moves it out of the collector's sight, so a full collection no longer walks it
-    (it took 100-130 ms, the worst latency of a request under load); young collections run every
-    `GC_YOUNG_THRESHOLD` allocations instead of 700. Measured with `benchmarks/` (sleep-50 ms at
-    C=32: lifecycle p99 190 -> 77 ms, 441 -> 539 lifecycles/s). A process-wide choice, so the
-    command line makes it; an application embedding `TaskServer` keeps its own.
-    """
-    gc.collect()
-    gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+        return run_event_loop(_serve(server, settings))
+    except asyncio.CancelledError:  # a second SIGINT/SIGTERM: stopped without the shutdown grace
+        return 130
 
 
 def _http_url(host: str, port: int) -> str:
@@ -70,90 +190,24 @@ def _http_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}/mcp"
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    server = load_app(DEMO_APP if args.demo else args.app)
-    if int(args.default_ttl_ms) > int(args.max_ttl_ms):
-        raise CLIError("--default-ttl-ms must not exceed --max-ttl-ms")
-    retention = Retention(
-        default_ttl_ms=int(args.default_ttl_ms),
-        max_ttl_ms=int(args.max_ttl_ms),
-        poll_interval_ms=int(args.poll_interval_ms),
-    )
-    lease_s = int(args.lease_ms) / 1000
-    if int(args.cancel_grace_ms) / 1000 >= lease_s / 2:
-        raise CLIError("--cancel-grace-ms must be less than half of --lease-ms")
-    leases = Leases(
-        duration_s=lease_s,
-        heartbeat_s=lease_s / 3,
-        recover_interval_s=min(RECOVER_INTERVAL_S, lease_s / 6),
-        cancel_grace_s=int(args.cancel_grace_ms) / 1000,
-        shutdown_grace_s=int(args.shutdown_grace_ms) / 1000,
-    )
-    server.configure(
-        db=args.db,
-        migrate=not args.no_migrate,
-        retention=retention,
-        leases=leases,
-        auth=_auth_config(args),
-        owner_scope=args.owner_scope,
-    )
-    try:
-        return run_event_loop(_serve(server, args))
-    except asyncio.CancelledError:  # a second SIGINT/SIGTERM: stopped without the shutdown grace
-        return 130
-
-
-def _auth_config(args: argparse.Namespace) -> AuthConfig | None:
-    """The OAuth settings the `--auth-*` options give, or None when none is given."""
-    given = [args.auth_issuer, args.auth_resource, args.auth_jwks_uri, args.auth_introspection_url]
-    if not any(given):
-        if args.auth_client_id or args.auth_client_secret or args.auth_required_scope:
-            raise CLIError("the --auth-* options need --auth-issuer and --auth-resource")
-        return None
-    if not (args.auth_issuer and args.auth_resource):
-        raise CLIError("OAuth needs both --auth-issuer and --auth-resource")
-    if args.transport == "stdio":
-        raise CLIError("--auth-* options apply to --transport http; stdio is never authenticated")
-    scopes = (
-        args.auth_required_scope
-        if isinstance(args.auth_required_scope, list)
-        else words(args.auth_required_scope or "")
-    )
-    token_types = (
-        args.auth_token_type if isinstance(args.auth_token_type, list) else words(args.auth_token_type or "")
-    )
-    try:
-        return AuthConfig(
-            issuer=args.auth_issuer,
-            resource=args.auth_resource,
-            jwks_uri=args.auth_jwks_uri or None,
-            introspection_url=args.auth_introspection_url or None,
-            client_id=args.auth_client_id or None,
-            client_secret=args.auth_client_secret or None,
-            required_scopes=tuple(scopes),
-            token_types=tuple(t.lower() for t in token_types) or ACCESS_TOKEN_TYPES,
-        )
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-
-
-async def _serve(server: TaskServer, args: argparse.Namespace) -> int:
-    stdio = args.transport == "stdio"
+async def _serve(server: TaskServer, settings: ServeSettings) -> int:
+    stdio = settings.transport == "stdio"
     # On stdio, stdout carries the protocol: everything else goes to stderr.
     out: TextIO = sys.stderr if stdio else sys.stdout
     main_task = asyncio.current_task()
     assert main_task is not None
     # Installed before the server opens and removed after it closed, so a signal during start-up
     # or during the shutdown grace is handled too.
-    with _on_stop_signals(first=server.request_stop, again=main_task.cancel):
+    with on_stop_signals(first=server.request_stop, again=main_task.cancel):
         async with contextlib.AsyncExitStack() as stack:
-            with unreachable_as_error(url_of(args.db)):
+            with unreachable_as_error(url_of(settings.db)):
                 await stack.enter_async_context(server)
             tune_garbage_collector()
 
             def announce() -> None:
                 # Printed once the server accepts connections, so a client may connect on seeing it.
-                print(f"listening on {'stdio' if stdio else _http_url(args.host, args.port)}", file=out)
+                where = "stdio" if stdio else _http_url(settings.host, settings.port)
+                print(f"listening on {where}", file=out)
                 print(f"database {server.database_description}", file=out)
                 print(f"schema revision {server.schema_revision}", file=out, flush=True)
 
@@ -161,7 +215,7 @@ async def _serve(server: TaskServer, args: argparse.Namespace) -> int:
                 announce()
                 await server.run_stdio_async()
             else:
-                await server.run_http_async(host=args.host, port=args.port, on_listening=announce)
+                await server.run_http_async(host=settings.host, port=settings.port, on_listening=announce)
     if stdio and server.stop_requested:
         # The SDK's stdin reader thread blocks until the client writes or closes stdin and cannot
         # be interrupted; everything durable is committed by now, so leave without waiting for it.
@@ -169,36 +223,3 @@ async def _serve(server: TaskServer, args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os._exit(0)
     return 0
-
-
-@contextlib.contextmanager
-def _on_stop_signals(*, first: Callable[[], None], again: Callable[[], Any]) -> Iterator[None]:
-    """Call `first()` on the first SIGINT or SIGTERM, `again()` on any later one (procrastinate's rule).
-
-    `TaskServer.request_stop()` stops the transport; leaving `async with server:` then gives running
-    tools their shutdown grace. A second signal does not wait for it. Without a handler, SIGTERM
-    would end the process at once, skipping the shutdown (leases stay held until they expire).
-    """
-    loop = asyncio.get_running_loop()
-    received = 0
-
-    def on_signal(signum: signal.Signals) -> None:
-        nonlocal received
-        received += 1
-        if received == 1:
-            logger.warning("%s received: stopping (send it again to stop at once)", signum.name)
-            first()
-        else:
-            logger.warning("%s received again: stopping without the shutdown grace", signum.name)
-            again()
-
-    installed: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows; not the main thread
-            loop.add_signal_handler(signum, on_signal, signum)
-            installed.append(signum)
-    try:
-        yield
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)

@@ -12,11 +12,16 @@ import contextlib
 import json
 import sys
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BeforeValidator, Field
+from pydantic_settings import NoDecode
 
 from mcptasks.cli import render
 from mcptasks.cli.db import require_existing_file, url_of
 from mcptasks.cli.errors import CLIError, unreachable_as_error
+from mcptasks.cli.settings import CommandSettings, Option, env_name, words
+from mcptasks.core.status import TaskStatus
 
 if TYPE_CHECKING:
     from mcptasks.core.model import TaskRecord
@@ -55,10 +60,68 @@ async def _admin_store(db: str) -> AsyncIterator[Store]:
         await store.close()
 
 
-def cmd_tasks_list(args: argparse.Namespace) -> int:
+DEFAULT_LIST_LIMIT = 50
+
+
+def _statuses(value: Any) -> Any:
+    """Before-validator: `"Working,failed"` or `["working", "failed"]` -> `["working", "failed"]`."""
+    found = words(value)
+    return [item.lower() for item in found] if isinstance(found, list) else found
+
+
+class ListSettings(CommandSettings):
+    """The settings of `mcptasks tasks list`: filters, a limit, and the output format."""
+
+    owner: Annotated[
+        str | None,
+        Option("only tasks whose owner key, OAuth subject or client id contains TEXT", metavar="TEXT"),
+    ] = None
+    status: Annotated[
+        tuple[TaskStatus, ...],
+        NoDecode,
+        BeforeValidator(_statuses),
+        Option(
+            "only tasks in this status (repeatable, or comma-separated: working,input_required,"
+            "completed,failed,cancelled)",
+            metavar="STATUS",
+        ),
+    ] = ()
+    limit: Annotated[int, Field(ge=1), Option("show at most N tasks", metavar="N")] = DEFAULT_LIST_LIMIT
+    as_json: Annotated[
+        bool,
+        Field(validation_alias=env_name("json")),
+        Option("print a JSON array of task objects instead of a table"),
+    ] = False
+
+
+class ShowSettings(CommandSettings):
+    """The settings of `mcptasks tasks show ID` (the ID is an argument, not a setting)."""
+
+    as_json: Annotated[
+        bool, Field(validation_alias=env_name("json")), Option("print one JSON object instead of text")
+    ] = False
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `tasks list` and `tasks show` to the `mcptasks` subcommands."""
+    tasks = commands.add_parser("tasks", help="inspect the tasks of every owner (read-only)")
+    task_commands = tasks.add_subparsers(dest="tasks_command", required=True, metavar="COMMAND")
+    listing = task_commands.add_parser(
+        "list", help="list the newest tasks, of every owner", description="List tasks, newest first."
+    )
+    ListSettings.add_options(listing)
+    listing.set_defaults(settings=ListSettings, run=run_list)
+    show = task_commands.add_parser("show", help="show one task: fields, outcome, history and input requests")
+    show.add_argument("task_id", metavar="ID", help="the task id")
+    ShowSettings.add_options(show)
+    show.set_defaults(settings=ShowSettings, run=run_show)
+
+
+def run_list(settings: ListSettings, args: argparse.Namespace) -> int:
     """`tasks list`: the newest tasks, as a table (stdout) or a JSON array; "no tasks" on stderr."""
-    records = asyncio.run(_tasks_list(args.db, args.owner, list(args.status or ()), args.limit))
-    if args.json:
+    statuses = [status.value for status in settings.status]
+    records = asyncio.run(_tasks_list(settings.db, settings.owner, statuses, settings.limit))
+    if settings.as_json:
         print(json.dumps([render.record_json(r) for r in records], indent=2, default=render.json_default))
     elif records:
         render.print_table(records)
@@ -72,10 +135,10 @@ async def _tasks_list(db: str, owner: str | None, statuses: list[str], limit: in
         return await store.admin_list_tasks(owner_like=owner or None, statuses=statuses or None, limit=limit)
 
 
-def cmd_tasks_show(args: argparse.Namespace) -> int:
+def run_show(settings: ShowSettings, args: argparse.Namespace) -> int:
     """`tasks show ID`: one task as labelled text or a JSON object. Raises: CLIError for an unknown id."""
-    shown = asyncio.run(_tasks_show(args.db, args.task_id))
-    if args.json:
+    shown = asyncio.run(_tasks_show(settings.db, args.task_id))
+    if settings.as_json:
         print(json.dumps(render.shown_json(shown), indent=2, default=render.json_default))
     else:
         render.print_shown(shown)
