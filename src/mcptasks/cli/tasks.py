@@ -27,39 +27,7 @@ if TYPE_CHECKING:
     from mcptasks.core.model import TaskRecord
     from mcptasks.store.store import Store
 
-
-@contextlib.asynccontextmanager
-async def _admin_store(db: str) -> AsyncIterator[Store]:
-    """Open the store read-only for the operator commands; the schema must be at the newest revision."""
-    from mcptasks.store import migrate
-    from mcptasks.store.engine import create_engines, describe_url
-    from mcptasks.store.store import Store
-
-    url = url_of(db)
-    require_existing_file(url)
-    head = migrate.head_revision()
-    # The revision is read on alembic's engine, disposed before the store opens (store/engine.py).
-    engines = create_engines(url)
-    try:
-        with unreachable_as_error(url):
-            current = await migrate.current_revision(engines)
-    finally:
-        await engines.dispose()
-    if current != head:
-        at = "has no mcptasks schema" if current is None else f"is at revision {current}"
-        raise CLIError(
-            f"the database {describe_url(url)} {at}, but this mcptasks reads revision {head}: "
-            "run `mcptasks db upgrade`"
-        )
-    store = Store.for_url(url, readonly=True)
-    with unreachable_as_error(url):
-        await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
+#: Most tasks `tasks list` shows unless --limit says otherwise.
 DEFAULT_LIST_LIMIT = 50
 
 
@@ -128,6 +96,38 @@ def run_list(settings: ListSettings, args: argparse.Namespace) -> int:
     else:
         print("no tasks", file=sys.stderr)
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _admin_store(db: str) -> AsyncIterator[Store]:
+    """Open the store read-only for the operator commands; the schema must be at the newest revision."""
+    from mcptasks.store import migrate
+    from mcptasks.store.engine import create_engines, describe_url
+    from mcptasks.store.store import Store
+
+    url = url_of(db)
+    require_existing_file(url)
+    head = migrate.head_revision()
+    # The revision is read on alembic's engine, disposed before the store opens (store/engine.py).
+    engines = create_engines(url)
+    try:
+        with unreachable_as_error(url):
+            current = await migrate.current_revision(engines)
+    finally:
+        await engines.dispose()
+    if current != head:
+        at = "has no mcptasks schema" if current is None else f"is at revision {current}"
+        raise CLIError(
+            f"the database {describe_url(url)} {at}, but this mcptasks reads revision {head}: "
+            "run `mcptasks db upgrade`"
+        )
+    store = Store.for_url(url, readonly=True)
+    with unreachable_as_error(url):
+        await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 async def _tasks_list(db: str, owner: str | None, statuses: list[str], limit: int) -> list[TaskRecord]:
