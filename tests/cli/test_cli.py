@@ -186,7 +186,13 @@ def garbage_file(path: Path) -> Path:
     [
         (
             ["serve"],
-            ["APP", "DEMO", "DB", "TRANSPORT", "HOST", "PORT", "NO_MIGRATE", "LOG_LEVEL"],
+            [
+                *("APP", "DEMO", "DB", "TRANSPORT", "HOST", "PORT", "NO_MIGRATE", "LOG_LEVEL", "OWNER_SCOPE"),
+                *("DEFAULT_TTL_MS", "MAX_TTL_MS", "POLL_INTERVAL_MS"),
+                *("LEASE_MS", "CANCEL_GRACE_MS", "SHUTDOWN_GRACE_MS"),
+                *("AUTH_ISSUER", "AUTH_RESOURCE", "AUTH_JWKS_URI", "AUTH_INTROSPECTION_URL"),
+                *("AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET", "AUTH_REQUIRED_SCOPE", "AUTH_TOKEN_TYPE"),
+            ],
         ),
         (["db", "upgrade"], ["DB", "SQL", "LOG_LEVEL"]),
         (["db", "current"], ["DB", "LOG_LEVEL"]),
@@ -200,8 +206,9 @@ def test_help_names_the_environment_variable_of_every_option(
     done = run_cli(*command, "--help", cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr
+    shown = " ".join(done.stdout.split())  # argparse wraps long help lines
     for name in variables:
-        assert f"(env: MCPTASKS_{name})" in done.stdout
+        assert f"(env: MCPTASKS_{name})" in shown
 
 
 def test_console_script_is_installed(tmp_path: Path) -> None:
@@ -225,6 +232,16 @@ def test_environment_variables_give_the_defaults(tmp_path: Path) -> None:
     assert not (tmp_path / "mcptasks.db").exists()
 
 
+def test_the_command_line_beats_the_environment(tmp_path: Path) -> None:
+    env = cli_env(MCPTASKS_DB="from-env.db", MCPTASKS_LOG_LEVEL="not-a-level")
+
+    done = run_cli("db", "upgrade", "--db", "from-flag.db", "--log-level", "info", cwd=tmp_path, env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "from-flag.db").exists()
+    assert not (tmp_path / "from-env.db").exists()
+
+
 def test_a_malformed_environment_variable_fails_only_the_command_that_reads_it(tmp_path: Path) -> None:
     env = cli_env(MCPTASKS_PORT="eighty", MCPTASKS_DB=str(tmp_path / "x.db"))
 
@@ -232,8 +249,35 @@ def test_a_malformed_environment_variable_fails_only_the_command_that_reads_it(t
     unaffected = run_cli("db", "upgrade", cwd=tmp_path, env=env)
 
     assert refused.returncode == 2
-    assert "argument --port: expected an integer, got 'eighty'" in refused.stderr
+    assert refused.stderr.splitlines() == [
+        "mcptasks: error: MCPTASKS_PORT: input should be a valid integer, unable to parse string as an "
+        "integer, got 'eighty'"
+    ]
     assert unaffected.returncode == 0, unaffected.stderr
+    assert not (tmp_path / "mcptasks.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["serve", "--demo", "--port", "70000"], {}, "--port: input should be less than or equal to 65535"),
+        (["serve", "--demo", "--transport", "carrier-pigeon"], {}, "--transport: input should be 'http'"),
+        (["serve", "--demo"], {"MCPTASKS_LEASE_MS": "10"}, "MCPTASKS_LEASE_MS: input should be greater"),
+        (["serve", "--demo"], {"MCPTASKS_NO_MIGRATE": "maybe"}, "MCPTASKS_NO_MIGRATE: input should be"),
+        (["tasks", "list", "--status", "working,done"], {}, "--status: input should be 'working'"),
+        (["tasks", "list"], {"MCPTASKS_STATUS": "working done"}, "MCPTASKS_STATUS: input should be"),
+        (["tasks", "show", "x"], {"MCPTASKS_JSON": "perhaps"}, "MCPTASKS_JSON: input should be"),
+    ],
+)
+def test_an_invalid_value_is_one_line_naming_its_option_or_variable(
+    tmp_path: Path, args: list[str], env: dict[str, str], named: str
+) -> None:
+    done = run_cli(*args, cwd=tmp_path, env=cli_env(**env))
+
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"mcptasks: error: {named}")
+    assert not (tmp_path / "mcptasks.db").exists()
 
 
 def test_serve_needs_exactly_one_of_app_and_demo(tmp_path: Path) -> None:
@@ -537,6 +581,12 @@ async def test_tasks_list_and_show_render_stored_tasks(tmp_path: Path) -> None:
 
     table = run_cli("tasks", "list", "--db", str(db), cwd=tmp_path)
     failed_only = run_cli("tasks", "list", "--status", "failed", "--json", "--db", str(db), cwd=tmp_path)
+    by_env = run_cli(
+        "tasks",
+        "list",
+        cwd=tmp_path,
+        env=cli_env(MCPTASKS_DB=str(db), MCPTASKS_STATUS="Failed, cancelled", MCPTASKS_JSON="yes"),
+    )
     by_owner = run_cli("tasks", "list", "--owner", "alice", "--json", "--db", str(db), cwd=tmp_path)
     shown = run_cli("tasks", "show", completed_id, "--db", str(db), cwd=tmp_path)
     shown_json = run_cli("tasks", "show", failed_id, "--json", "--db", str(db), cwd=tmp_path)
@@ -551,6 +601,7 @@ async def test_tasks_list_and_show_render_stored_tasks(tmp_path: Path) -> None:
     )
 
     assert [task["task_id"] for task in json.loads(failed_only.stdout)] == [failed_id]
+    assert [task["task_id"] for task in json.loads(by_env.stdout)] == [failed_id]
     assert [task["task_id"] for task in json.loads(by_owner.stdout)] == [completed_id]
 
     assert shown.returncode == 0, shown.stderr

@@ -1,0 +1,89 @@
+"""`mcptasks`: the command line.
+
+    mcptasks serve [APP | --demo]    serve a TaskServer's tools over Streamable HTTP or stdio
+    mcptasks db upgrade [--sql]      migrate the database to the newest schema (or print the SQL)
+    mcptasks db current              print the schema revision of the database
+    mcptasks tasks list              the newest tasks of every owner, as a table or JSON
+    mcptasks tasks show ID           one task: fields, outcome, history, input requests
+
+One module per command group (`serve`, `db`, `tasks`), each with its settings model and `register`;
+`settings` turns a model into options whose values come from the command line, else the
+environment variable `MCPTASKS_<NAME>` named in `--help`, else the default. This package is the
+only part of mcptasks that reads the environment, and the only one that installs signal handlers
+(`process`).
+
+A failure the user can fix prints one line, `mcptasks: error: …`, to stderr: an invalid option or
+variable exits 2 (as argparse does for the command line's syntax); a database that cannot be opened
+or is not migrated, an APP that does not import, inconsistent options exit 1, and
+`--log-level DEBUG` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mcptasks import __version__
+from mcptasks.cli import db, serve, tasks
+from mcptasks.cli.apps import load_app
+from mcptasks.cli.errors import CLIError, one_line
+from mcptasks.cli.settings import CommandSettings, SettingsError
+from mcptasks.core.errors import MCPTasksError
+from mcptasks.observe import logs
+
+__all__ = ["build_parser", "load_app", "main"]
+
+#: Exit status of an invalid option or environment variable (argparse's for a usage error).
+USAGE_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `mcptasks` argument parser: one subcommand per command, each with its settings' options.
+
+    Only what the command line gives is recorded in the parsed namespace; the environment and the
+    defaults are applied by the command's settings model (`CommandSettings.load`).
+    """
+    parser = argparse.ArgumentParser(
+        prog="mcptasks",
+        description="Durable MCP Tasks stored in SQL: serve tools as tasks, migrate and inspect the store.",
+        epilog="Every option can also be set with the environment variable named in its help.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcptasks {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve.register(commands)
+    db.register(commands)
+    tasks.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `mcptasks` command line; returns the exit status (0, 1, 2, or 130 after a signal)."""
+    args = build_parser().parse_args(argv)
+    model: type[CommandSettings] = args.settings
+    run: Callable[[Any, argparse.Namespace], int] = args.run
+    try:
+        settings = model.load(args)
+    except SettingsError as exc:
+        print(f"mcptasks: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    logs.configure(settings.log_level, settings.log_format)
+    try:
+        return run(settings, args)
+    except SettingsError as exc:
+        print(f"mcptasks: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except (CLIError, MCPTasksError) as exc:
+        if settings.log_level == "DEBUG":
+            traceback.print_exception(exc, file=sys.stderr)
+        print(f"mcptasks: error: {one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before the serve loop installed its handlers
+        return 130
+    except BrokenPipeError:  # `mcptasks tasks list | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

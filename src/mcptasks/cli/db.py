@@ -1,0 +1,125 @@
+"""`mcptasks db upgrade` and `mcptasks db current`: migrate the schema, and say which revision it is at.
+
+Also the two database helpers every command uses: the URL of `--db`, and the refusal to open a
+SQLite path that does not exist (connecting would create an empty file there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+from mcptasks.cli.errors import CLIError, unreachable_as_error
+from mcptasks.cli.settings import CommandSettings, Option
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+
+def url_of(db: str) -> URL:
+    """The SQLAlchemy URL of `--db` (a SQLite path or a database URL)."""
+    from mcptasks.store.engine import database_url
+
+    return database_url(db)
+
+
+def require_existing_file(url: URL) -> None:
+    """Refuse a SQLite path that does not exist: connecting would create an empty file there.
+
+    Raises: CLIError naming the path and `mcptasks db upgrade`.
+    """
+    from mcptasks.store.engine import is_memory
+
+    if url.get_backend_name() == "sqlite" and not is_memory(url) and url.database:
+        path = Path(url.database)
+        if not path.exists():
+            raise CLIError(f"no database at {path}: run `mcptasks db upgrade` to create it")
+
+
+class UpgradeSettings(CommandSettings):
+    """The settings of `mcptasks db upgrade`."""
+
+    sql: Annotated[
+        bool,
+        Option(
+            "print the SQL of the migration for the database's dialect instead of running it "
+            "(nothing connects to the database)"
+        ),
+    ] = False
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `db upgrade` and `db current` to the `mcptasks` subcommands."""
+    db = commands.add_parser("db", help="migrate the database schema and check its revision")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = db_commands.add_parser(
+        "upgrade",
+        help="migrate the database to the newest schema revision",
+        description="Create or migrate the mcptasks tables (safe to run while servers are running, "
+        "and on a database that is already current). Prints the revision reached.",
+    )
+    UpgradeSettings.add_options(upgrade)
+    upgrade.set_defaults(settings=UpgradeSettings, run=run_upgrade)
+    current = db_commands.add_parser(
+        "current",
+        help="print the schema revision of the database and whether it is the newest",
+    )
+    CommandSettings.add_options(current)
+    current.set_defaults(settings=CommandSettings, run=run_current)
+
+
+def run_upgrade(settings: UpgradeSettings, args: argparse.Namespace) -> int:
+    """`db upgrade [--sql]`: migrate to head and print the revision reached, or print the SQL."""
+    from mcptasks.store import migrate
+
+    url = url_of(settings.db)
+    if settings.sql:
+        sys.stdout.write(migrate.offline_sql(url))
+        return 0
+    return asyncio.run(_db_upgrade(url))
+
+
+async def _db_upgrade(url: URL) -> int:
+    from mcptasks.store import migrate
+    from mcptasks.store.engine import create_engines, describe_url
+
+    engines = create_engines(url)
+    try:
+        with unreachable_as_error(url):
+            before = await migrate.current_revision(engines)
+            after = await migrate.upgrade(engines)
+    finally:
+        await engines.dispose()
+    if before == after:
+        print(f"{describe_url(url)} is already at revision {after} (head)")
+    else:
+        print(f"upgraded {describe_url(url)} from revision {before or 'none'} to {after} (head)")
+    return 0
+
+
+def run_current(settings: CommandSettings, args: argparse.Namespace) -> int:
+    """`db current`: print the database's revision and whether it is the newest."""
+    url = url_of(settings.db)
+    require_existing_file(url)
+    return asyncio.run(_db_current(url))
+
+
+async def _db_current(url: URL) -> int:
+    from mcptasks.store import migrate
+    from mcptasks.store.engine import create_engines
+
+    head = migrate.head_revision()
+    engines = create_engines(url)
+    try:
+        with unreachable_as_error(url):
+            current = await migrate.current_revision(engines)
+    finally:
+        await engines.dispose()
+    if current == head:
+        print(f"{current} (head)")
+    else:
+        print(f"{current or 'none'} (not at head {head}: run `mcptasks db upgrade`)")
+    return 0
