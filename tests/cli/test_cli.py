@@ -189,15 +189,16 @@ def garbage_file(path: Path) -> Path:
             [
                 *("APP", "DEMO", "DB", "TRANSPORT", "HOST", "PORT", "NO_MIGRATE", "LOG_LEVEL", "OWNER_SCOPE"),
                 *("DEFAULT_TTL_MS", "MAX_TTL_MS", "POLL_INTERVAL_MS"),
-                *("LEASE_MS", "CANCEL_GRACE_MS", "SHUTDOWN_GRACE_MS"),
+                *("LEASE_MS", "CANCEL_GRACE_MS", "SHUTDOWN_GRACE_MS", "LOG_FORMAT", "METRICS_PORT"),
+                *("CLIENT_REQUEST_TIMEOUT_MS", "VIEW_CAPACITY"),
                 *("AUTH_ISSUER", "AUTH_RESOURCE", "AUTH_JWKS_URI", "AUTH_INTROSPECTION_URL"),
                 *("AUTH_CLIENT_ID", "AUTH_CLIENT_SECRET", "AUTH_REQUIRED_SCOPE", "AUTH_TOKEN_TYPE"),
             ],
         ),
-        (["db", "upgrade"], ["DB", "SQL", "LOG_LEVEL"]),
-        (["db", "current"], ["DB", "LOG_LEVEL"]),
-        (["tasks", "list"], ["DB", "OWNER", "STATUS", "LIMIT", "JSON", "LOG_LEVEL"]),
-        (["tasks", "show"], ["DB", "JSON", "LOG_LEVEL"]),
+        (["db", "upgrade"], ["DB", "SQL", "LOG_LEVEL", "LOG_FORMAT"]),
+        (["db", "current"], ["DB", "LOG_LEVEL", "LOG_FORMAT"]),
+        (["tasks", "list"], ["DB", "OWNER", "STATUS", "LIMIT", "JSON", "LOG_LEVEL", "LOG_FORMAT"]),
+        (["tasks", "show"], ["DB", "JSON", "LOG_LEVEL", "LOG_FORMAT"]),
     ],
 )
 def test_help_names_the_environment_variable_of_every_option(
@@ -664,3 +665,46 @@ def test_serve_refuses_a_default_ttl_above_the_cap(tmp_path: Path) -> None:
         "mcptasks: error: --default-ttl-ms must not exceed --max-ttl-ms"
     ]
     assert not (tmp_path / "mcptasks.db").exists()
+
+
+# -- logs and metrics -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_serve_json_logs_and_prometheus_metrics(tmp_path: Path) -> None:
+    """`--log-format json` writes one JSON object per stderr line, naming tasks; `--metrics-port`
+    serves the counters of what the server did."""
+    from mcptasks.client import TaskClient
+
+    port, metrics_port = free_port(), free_port()
+    args = ("--demo", "--port", str(port), "--db", str(tmp_path / "t.db"), "--log-level", "INFO")
+    with serving(*args, "--log-format", "json", "--metrics-port", str(metrics_port), cwd=tmp_path) as served:
+        assert served.stdout.next().startswith("listening on")
+        async with TaskClient(f"http://127.0.0.1:{port}/mcp", wire="2025-11-25") as client:
+            handle = await client.call_tool_as_task("count_to", {"n": 2, "delay_ms": 10})
+            await handle.result()
+        async with httpx.AsyncClient(timeout=LINE_TIMEOUT_S) as http:
+            exposed = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        served.process.send_signal(signal.SIGINT)
+        assert served.process.wait(timeout=STOP_TIMEOUT_S) == 0
+    lines = served.stderr.rest()
+    records = [json.loads(line) for line in lines if line.strip()]  # every line is JSON
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    created = [r for r in records if r.get("action") == "create_task"]
+    assert created and created[0]["task_id"] == handle.task_id
+    assert 'mcptasks_tasks_created_total{tool="count_to",wire="2025-11-25"} 1.0' in exposed
+    assert 'mcptasks_tasks_finished_total{status="completed",tool="count_to"} 1.0' in exposed
+
+
+def test_serve_refuses_a_metrics_port_in_use(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        done = run_cli(
+            "serve", "--demo", "--db", str(tmp_path / "t.db"), "--metrics-port", str(busy), cwd=tmp_path
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"mcptasks: error: could not serve metrics on 127.0.0.1:{busy}: Address already in use"
+    ]
