@@ -6,6 +6,7 @@ Every process gets a timeout and is killed in a `finally`; the environment is st
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -708,3 +709,151 @@ def test_serve_refuses_a_metrics_port_in_use(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         f"mcptasks: error: could not serve metrics on 127.0.0.1:{busy}: Address already in use"
     ]
+
+
+# -- operator commands that act -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_tasks_cancel_stops_the_tool_of_a_live_server(tmp_path: Path) -> None:
+    from mcptasks.client import TaskClient
+
+    port, db = free_port(), tmp_path / "live.db"
+    with serving("--demo", "--port", str(port), "--db", str(db), cwd=tmp_path) as served:
+        assert served.stdout.next().startswith("listening on")
+        async with TaskClient(f"http://127.0.0.1:{port}/mcp", wire="2026-07-28") as client:
+            handle = await client.call_tool_as_task("count_to", {"n": 600, "delay_ms": 100})
+            assert handle.task_id is not None
+            cancelled = await asyncio.to_thread(
+                run_cli,
+                "tasks",
+                "cancel",
+                handle.task_id,
+                "--reason",
+                "maintenance",
+                "--db",
+                str(db),
+                cwd=tmp_path,
+            )
+            again = await asyncio.to_thread(
+                run_cli, "tasks", "cancel", handle.task_id, "--db", str(db), cwd=tmp_path
+            )
+            seen = await handle.status()
+        served.process.send_signal(signal.SIGINT)
+        served.process.wait(timeout=STOP_TIMEOUT_S)
+    unknown = run_cli("tasks", "cancel", "no-such-task", "--db", str(db), cwd=tmp_path)
+
+    assert (cancelled.returncode, cancelled.stdout.strip()) == (0, f"cancelled {handle.task_id}")
+    assert (again.returncode, again.stdout.strip()) == (
+        0,
+        f"{handle.task_id} is already cancelled: left as it is",
+    )
+    assert seen.status == "cancelled"
+    assert seen.status_message == "Cancelled by an operator: maintenance"
+    assert (unknown.returncode, unknown.stderr.strip()) == (
+        1,
+        "mcptasks: error: no task with id 'no-such-task'",
+    )
+    shown = json.loads(
+        run_cli("tasks", "show", handle.task_id, "--json", "--db", str(db), cwd=tmp_path).stdout
+    )
+    assert shown["task"]["status"] == "cancelled"  # the tool's late steps did not move it again
+    assert shown["events"][-1]["message"] == "Cancelled by an operator: maintenance"
+
+
+async def test_tasks_stats_and_purge(tmp_path: Path) -> None:
+    db = upgraded_db(tmp_path)
+    completed_id, failed_id = await _store_two_tasks(db)
+
+    stats = json.loads(run_cli("tasks", "stats", "--json", "--db", str(db), cwd=tmp_path).stdout)
+    table = run_cli("tasks", "stats", "--db", str(db), cwd=tmp_path)
+    dry = run_cli(
+        "tasks",
+        "purge",
+        "--status",
+        "failed",
+        "--older-than",
+        "0s",
+        "--dry-run",
+        "--db",
+        str(db),
+        cwd=tmp_path,
+    )
+    purged = run_cli(
+        "tasks", "purge", "--status", "failed", "--older-than", "0s", "--db", str(db), cwd=tmp_path
+    )
+    active = run_cli(
+        "tasks", "purge", "--status", "working", "--older-than", "7d", "--db", str(db), cwd=tmp_path
+    )
+    no_age = run_cli("tasks", "purge", "--db", str(db), cwd=tmp_path)
+    bad_age = run_cli("tasks", "purge", "--older-than", "a week", "--db", str(db), cwd=tmp_path)
+    left = json.loads(run_cli("tasks", "list", "--json", "--db", str(db), cwd=tmp_path).stdout)
+
+    assert stats["by_status"] == {
+        "working": 0,
+        "input_required": 0,
+        "completed": 1,
+        "failed": 1,
+        "cancelled": 0,
+    }
+    assert {(row["tool"], row["status"]) for row in stats["by_tool"]} == {
+        ("count_to", "completed"),
+        ("always_fails", "failed"),
+    }
+    assert stats["oldest_active"] is None and stats["pending_questions"] == 0
+    assert set(stats["durations_ms"]) == {"count_to", "always_fails"}
+    assert table.returncode == 0 and "Tasks by status" in table.stdout and "always_fails" in table.stdout
+    assert dry.stdout.startswith("would purge 1 tasks (failed)")
+    assert purged.returncode == 0 and purged.stdout.startswith("purged 1 tasks (failed)")
+    assert [task["task_id"] for task in left] == [completed_id]
+    assert failed_id not in purged.stdout
+    assert (active.returncode, active.stderr.strip()) == (
+        1,
+        "mcptasks: error: --status working: only terminal tasks can be purged",
+    )
+    assert no_age.returncode == 2 and "--older-than is required" in no_age.stderr
+    assert bad_age.returncode == 2 and "--older-than" in bad_age.stderr and "7d" in bad_age.stderr
+
+
+async def test_db_backup_and_a_read_only_sql_shell(tmp_path: Path) -> None:
+    db = upgraded_db(tmp_path)
+    completed_id, _ = await _store_two_tasks(db)
+    copy = tmp_path / "copy.db"
+
+    backup = run_cli("db", "backup", str(copy), "--db", str(db), cwd=tmp_path)
+    twice = run_cli("db", "backup", str(copy), "--db", str(db), cwd=tmp_path)
+    postgres = run_cli(
+        "db",
+        "backup",
+        str(tmp_path / "pg.db"),
+        "--db",
+        "postgresql://u:secret@db.example/tasks",
+        cwd=tmp_path,
+    )
+
+    assert backup.returncode == 0, backup.stderr
+    assert backup.stdout.startswith(f"backed up {db} to {copy}")
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("SELECT count(*) FROM tasks").fetchall() == [(2,)]
+    assert twice.returncode == 1 and "exists already" in twice.stderr
+    assert postgres.returncode == 1 and "pg_dump" in postgres.stderr and "secret" not in postgres.stderr
+
+    def shell(sql: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, "db", "sql", "--db", str(db)],
+            input=sql,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=cli_env(),
+            timeout=COMMAND_TIMEOUT_S,
+            check=False,
+        )
+
+    read = shell("SELECT task_id FROM tasks WHERE status = 'completed';\n")
+    write = shell("DELETE FROM tasks;\n")
+    assert read.stdout.strip() == completed_id
+    assert "readonly" in (write.stdout + write.stderr)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM tasks").fetchall() == [(2,)]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +19,8 @@ from mcptasks.cli.settings import CommandSettings, Option
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
+
+    from mcptasks.store.store import Store
 
 
 def url_of(db: str) -> URL:
@@ -39,6 +43,39 @@ def require_existing_file(url: URL) -> None:
             raise CLIError(f"no database at {path}: run `mcptasks db upgrade` to create it")
 
 
+@contextlib.asynccontextmanager
+async def operator_store(db: str, *, readonly: bool = True) -> AsyncIterator[Store]:
+    """The store of the operator commands (read-only unless `readonly=False`): the database must
+    exist and its schema be at the newest revision. Raises: CLIError saying what to run."""
+    from mcptasks.store import migrate
+    from mcptasks.store.engine import create_engines, describe_url
+    from mcptasks.store.store import Store
+
+    url = url_of(db)
+    require_existing_file(url)
+    head = migrate.head_revision()
+    # The revision is read on alembic's engine, disposed before the store opens (store/engine.py).
+    engines = create_engines(url)
+    try:
+        with unreachable_as_error(url):
+            current = await migrate.current_revision(engines)
+    finally:
+        await engines.dispose()
+    if current != head:
+        at = "has no mcptasks schema" if current is None else f"is at revision {current}"
+        raise CLIError(
+            f"the database {describe_url(url)} {at}, but this mcptasks reads revision {head}: "
+            "run `mcptasks db upgrade`"
+        )
+    store = Store.for_url(url, readonly=readonly)
+    with unreachable_as_error(url):
+        await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 class UpgradeSettings(CommandSettings):
     """The settings of `mcptasks db upgrade`."""
 
@@ -53,7 +90,7 @@ class UpgradeSettings(CommandSettings):
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `db upgrade` and `db current` to the `mcptasks` subcommands."""
-    db = commands.add_parser("db", help="migrate the database schema and check its revision")
+    db = commands.add_parser("db", help="migrate, back up and query the database")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     upgrade = db_commands.add_parser(
         "upgrade",
@@ -69,6 +106,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     CommandSettings.add_options(current)
     current.set_defaults(settings=CommandSettings, run=run_current)
+    from mcptasks.cli import admin  # the acting commands; they import this module's helpers
+
+    admin.register_db(db_commands)
 
 
 def run_upgrade(settings: UpgradeSettings, args: argparse.Namespace) -> int:

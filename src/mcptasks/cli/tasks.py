@@ -1,31 +1,29 @@
 """`mcptasks tasks list` and `mcptasks tasks show ID`: read the tasks of every owner.
 
 These commands read the store directly and unscoped (the `admin_*` verbs). They never migrate and
-never start an executor, so running them against a live database changes nothing.
+never start an executor, so running them against a live database changes nothing. The commands
+that act (`tasks cancel`, `purge`, `stats`) are in `cli/admin.py`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, Field
 from pydantic_settings import NoDecode
 
-from mcptasks.cli import render
-from mcptasks.cli.db import require_existing_file, url_of
-from mcptasks.cli.errors import CLIError, unreachable_as_error
+from mcptasks.cli import admin, render
+from mcptasks.cli.db import operator_store
+from mcptasks.cli.errors import CLIError
 from mcptasks.cli.settings import CommandSettings, Option, env_name, words
 from mcptasks.core.status import TaskStatus
 
 if TYPE_CHECKING:
     from mcptasks.core.model import TaskRecord
-    from mcptasks.store.store import Store
 
 #: Most tasks `tasks list` shows unless --limit says otherwise.
 DEFAULT_LIST_LIMIT = 50
@@ -72,7 +70,7 @@ class ShowSettings(CommandSettings):
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `tasks list` and `tasks show` to the `mcptasks` subcommands."""
-    tasks = commands.add_parser("tasks", help="inspect the tasks of every owner (read-only)")
+    tasks = commands.add_parser("tasks", help="inspect, cancel and purge the tasks of every owner")
     task_commands = tasks.add_subparsers(dest="tasks_command", required=True, metavar="COMMAND")
     listing = task_commands.add_parser(
         "list", help="list the newest tasks, of every owner", description="List tasks, newest first."
@@ -83,6 +81,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     show.add_argument("task_id", metavar="ID", help="the task id")
     ShowSettings.add_options(show)
     show.set_defaults(settings=ShowSettings, run=run_show)
+    admin.register(task_commands)
 
 
 def run_list(settings: ListSettings, args: argparse.Namespace) -> int:
@@ -98,40 +97,8 @@ def run_list(settings: ListSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.asynccontextmanager
-async def _admin_store(db: str) -> AsyncIterator[Store]:
-    """Open the store read-only for the operator commands; the schema must be at the newest revision."""
-    from mcptasks.store import migrate
-    from mcptasks.store.engine import create_engines, describe_url
-    from mcptasks.store.store import Store
-
-    url = url_of(db)
-    require_existing_file(url)
-    head = migrate.head_revision()
-    # The revision is read on alembic's engine, disposed before the store opens (store/engine.py).
-    engines = create_engines(url)
-    try:
-        with unreachable_as_error(url):
-            current = await migrate.current_revision(engines)
-    finally:
-        await engines.dispose()
-    if current != head:
-        at = "has no mcptasks schema" if current is None else f"is at revision {current}"
-        raise CLIError(
-            f"the database {describe_url(url)} {at}, but this mcptasks reads revision {head}: "
-            "run `mcptasks db upgrade`"
-        )
-    store = Store.for_url(url, readonly=True)
-    with unreachable_as_error(url):
-        await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
 async def _tasks_list(db: str, owner: str | None, statuses: list[str], limit: int) -> list[TaskRecord]:
-    async with _admin_store(db) as store:
+    async with operator_store(db) as store:
         return await store.admin_list_tasks(owner_like=owner or None, statuses=statuses or None, limit=limit)
 
 
@@ -146,7 +113,7 @@ def run_show(settings: ShowSettings, args: argparse.Namespace) -> int:
 
 
 async def _tasks_show(db: str, task_id: str) -> render.Shown:
-    async with _admin_store(db) as store:
+    async with operator_store(db) as store:
         found = await store.admin_get_task(task_id)
         if found is None:
             raise CLIError(f"no task with id {task_id!r}")
