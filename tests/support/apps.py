@@ -237,7 +237,7 @@ async def opaque_result(text: str = ""):  # no return annotation: no output sche
 @server.tool(task_support="forbidden")
 async def state_sizes(collect: bool = False) -> dict[str, int]:
     """The server's per-task and per-connection map sizes (`TaskServer.state_sizes`), its RSS
-    (`rss_kb`) and the heap SQLite holds (`sqlite_kb`: its page caches, bounded per connection).
+    (`rss_kb`) and the heap the database library holds (`sqlite_kb`: its page caches, bounded per connection).
 
     `collect`: first run a full garbage collection and return freed heap to the system
     (`malloc_trim`, glibc only), so `rss_kb` counts what is held, not what the allocator keeps.

@@ -255,8 +255,12 @@ class LegacyQuestions:
             flight = _Flight(request, None, None if channel.is_pipe else session_id)
         previous = self._in_flight.get(key)
         if previous is not None:
-            if not renew or (
-                previous.stream is flight.stream and previous.get_session_id == flight.get_session_id
+            # A copy on a pipe (stdio) stays: a pipe does not close under a live connection.
+            on_pipe = previous.stream is None and previous.get_session_id is None
+            if (
+                not renew
+                or on_pipe
+                or (previous.stream is flight.stream and previous.get_session_id == flight.get_session_id)
             ):
                 return
             self._withdraw(task_id, previous)
