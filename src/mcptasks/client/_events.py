@@ -15,6 +15,13 @@ the standalone GET stream or a `tasks/result` response stream of Streamable HTTP
 kept for a task nobody watches, except parked questions, which wait for an answer. A subscriber
 that falls behind loses the oldest updates (polling still catches the status).
 
+A server asks a question again, as a new request, when the copy it sent is lost with its stream
+or withdrawn (`notifications/cancelled`; mcptasks withdraws the pending copy whenever a new
+`tasks/result` opens, and every follower of a task opens one). The client takes a copy with the
+same method and params as an earlier one of the same task, parked or withdrawn, for that
+question: it keeps the key first offered, so `input_requests()` and `answer()` stay stable, and
+an answer given while no copy was pending answers the next copy at once.
+
 Spec: 2025-11-25 tasks "Task Status Notification", "Task Progress Notifications", "Input Required
 Status" (A1.9, A1.10, A1.12).
 """
@@ -62,7 +69,7 @@ logger = logging.getLogger("mcptasks.client")
 
 #: Updates a subscriber may hold before the oldest is dropped.
 SUBSCRIBER_BUFFER = 256
-#: Progress tokens remembered (one per task created here); the oldest is forgotten first.
+#: Progress tokens (one per task created here) and ended tasks remembered; the oldest go first.
 PROGRESS_TOKENS_KEPT = 1024
 
 
@@ -73,6 +80,11 @@ class Wake:
 Event = TaskUpdate | Wake
 #: Both ends of one subscriber's stream (the send end publishes, the receive end drops the oldest).
 _Subscriber = tuple[MemoryObjectSendStream[Event], MemoryObjectReceiveStream[Event]]
+
+
+def _key_order(key: str) -> tuple[int, str]:
+    """Sort keys (JSON-RPC request ids as text) by the number they are, when they are one."""
+    return (int(key), "") if key.isdigit() else (1 << 62, key)
 
 
 def related_task_id(meta: Mapping[str, Any] | None) -> str | None:
@@ -92,6 +104,35 @@ class _Parked:
     question: Question
     answered: anyio.Event = field(default_factory=anyio.Event)
     answer: Answer | None = None
+    #: Earlier copies of the question this one replaced (their requests are dead or withdrawn);
+    #: answered along with it, the server drops their answers.
+    superseded: list[_Parked] = field(default_factory=list)
+
+    def settle(self, answer: Answer) -> None:
+        """Answer this copy and the ones it replaced."""
+        for copy in (self, *self.superseded):
+            copy.answer = answer
+            copy.answered.set()
+
+
+@dataclass
+class _Withdrawn:
+    """A parked question whose request the server withdrew: it will ask again, under a new id.
+
+    The copy asked again keeps this question's key, so the key a caller was shown stays good; an
+    answer given meanwhile is kept and answers the new copy as soon as it arrives.
+    """
+
+    question: Question
+    answer: Answer | None = None
+
+
+def _same_question(first: QuestionRequest, second: QuestionRequest) -> bool:
+    """Whether two requests ask the same thing: the same method and params (`_meta` aside, which
+    may differ from copy to copy, e.g. a trace context)."""
+    return type(first) is type(second) and first.params.model_dump(
+        exclude={"meta"}
+    ) == second.params.model_dump(exclude={"meta"})
 
 
 class LegacyEvents:
@@ -102,6 +143,9 @@ class LegacyEvents:
         self._subscribers: dict[str, list[_Subscriber]] = {}
         self._progress_tokens: dict[str | int, str] = {}
         self._parked: dict[str, dict[str, _Parked]] = {}
+        self._withdrawn: dict[str, dict[str, _Withdrawn]] = {}
+        #: Tasks seen ended (the oldest forgotten first): a copy withdrawn after the end is dropped.
+        self._ended: dict[str, None] = {}
 
     # -- subscriptions -----------------------------------------------------------------------
 
@@ -175,7 +219,21 @@ class LegacyEvents:
 
     async def _ask(self, context: ClientRequestContext, request: QuestionRequest) -> Answer | ErrorData:
         task_id = related_task_id(request.params.meta)
-        question = Question(task_id=task_id, key=str(context.request_id), request=request)
+        key = str(context.request_id)
+        earlier: _Parked | _Withdrawn | None = None
+        if task_id is not None:
+            # The server asks a question again when the copy it sent before is lost with its
+            # stream or withdrawn (a new `tasks/result` opened): the new copy keeps the key the
+            # question was first offered under, and an answer given meanwhile answers it.
+            earlier = self._earlier_copy(task_id, request)
+            if earlier is not None:
+                key = earlier.question.key
+                if isinstance(earlier, _Withdrawn) and earlier.answer is not None:
+                    return earlier.answer
+        if task_id is not None and task_id in self._ended:
+            # A copy that crossed the end of its task: nothing waits for its answer any more.
+            return ErrorData(code=INVALID_REQUEST, message="The task has ended")
+        question = Question(task_id=task_id, key=key, request=request)
         try:
             answer = await self._handlers.answer(task_id, request)
         except Exception:
@@ -190,27 +248,71 @@ class LegacyEvents:
             # Not a task's question (e.g. a tool called without a task): nothing to park it on.
             return ErrorData(code=INVALID_REQUEST, message=f"{method_of(request)} is not supported here")
         parked = _Parked(question)
-        self._parked.setdefault(task_id, {})[question.key] = parked
+        if isinstance(earlier, _Parked):
+            parked.superseded = [earlier, *earlier.superseded]
+            earlier.superseded = []
+        self._parked.setdefault(task_id, {})[key] = parked
         self.publish(task_id, QuestionUpdate(question))
         try:
             await parked.answered.wait()
+        except anyio.get_cancelled_exc_class():
+            # Withdrawn by the server (notifications/cancelled), or the connection closes: the
+            # question stays outstanding under its key until the server asks it again.
+            if self._parked.get(task_id, {}).get(key) is parked and task_id not in self._ended:
+                self._withdrawn.setdefault(task_id, {})[key] = _Withdrawn(question)
+            raise
         finally:
             questions = self._parked.get(task_id, {})
-            questions.pop(question.key, None)
+            if questions.get(key) is parked:
+                del questions[key]
             if not questions:
                 self._parked.pop(task_id, None)
         assert parked.answer is not None
         return parked.answer
 
+    def _earlier_copy(self, task_id: str, request: QuestionRequest) -> _Parked | _Withdrawn | None:
+        """The question of the task that `request` asks again: parked, or withdrawn (then taken
+        out of the withdrawn ones); None for a new question.
+
+        Two questions of one task outstanding at once with the very same params are taken for one.
+        """
+        for parked in self._parked.get(task_id, {}).values():
+            if _same_question(parked.question.request, request):
+                return parked
+        withdrawn = self._withdrawn.get(task_id, {})
+        for key, entry in list(withdrawn.items()):
+            if _same_question(entry.question.request, request):
+                del withdrawn[key]
+                if not withdrawn:
+                    self._withdrawn.pop(task_id, None)
+                return entry
+        return None
+
+    def forget(self, task_id: str) -> None:
+        """Drop what is kept of an ended task's questions (withdrawn copies are asked no more)."""
+        self._withdrawn.pop(task_id, None)
+        self._ended[task_id] = None
+        if len(self._ended) > PROGRESS_TOKENS_KEPT:
+            del self._ended[next(iter(self._ended))]
+
     # -- answering by hand -------------------------------------------------------------------
 
     def parked(self, task_id: str) -> dict[str, QuestionRequest]:
         """The task's questions waiting for `TaskHandle.answer()`, by key."""
-        return {key: parked.question.request for key, parked in self._parked.get(task_id, {}).items()}
+        return {question.key: question.request for question in self.parked_questions(task_id)}
 
     def parked_questions(self, task_id: str) -> list[Question]:
-        """The task's questions waiting for `TaskHandle.answer()`, in the order they came."""
-        return [parked.question for parked in self._parked.get(task_id, {}).values()]
+        """The task's questions waiting for `TaskHandle.answer()`, in the order they came
+        (withdrawn ones, which the server asks again, included until answered)."""
+        if task_id in self._ended:
+            return []
+        parked = [entry.question for entry in self._parked.get(task_id, {}).values()]
+        withdrawn = [
+            entry.question
+            for key, entry in self._withdrawn.get(task_id, {}).items()
+            if entry.answer is None and key not in self._parked.get(task_id, {})
+        ]
+        return sorted(parked + withdrawn, key=lambda question: _key_order(question.key))
 
     def resolve(self, task_id: str, answers: Mapping[str, Any]) -> None:
         """Answer parked questions of the task; keys not waiting are ignored.
@@ -218,16 +320,25 @@ class LegacyEvents:
         Raises: pydantic.ValidationError when an answer does not fit its question.
         """
         waiting = self._parked.get(task_id, {})
+        withdrawn = self._withdrawn.get(task_id, {})
         # Every answer is checked before any is sent: a bad one leaves them all waiting.
         resolved = [
             (key, parked, as_answer(parked.question.method, answers[key]))
             for key, parked in waiting.items()
             if key in answers
         ]
+        kept = [
+            (entry, as_answer(entry.question.method, answers[key]))
+            for key, entry in withdrawn.items()
+            if key in answers and key not in waiting
+        ]
         for key, parked, answer in resolved:
             if isinstance(answer, ElicitResult | CreateMessageResult | CreateMessageResultWithTools):
-                parked.answer = answer
-                parked.answered.set()
+                parked.settle(answer)
                 del waiting[key]
+        for entry, answer in kept:
+            # Sent when the server asks this question again.
+            if isinstance(answer, ElicitResult | CreateMessageResult | CreateMessageResultWithTools):
+                entry.answer = answer
         if not waiting:
             self._parked.pop(task_id, None)

@@ -133,8 +133,9 @@ class LegacyDriver:
             raise
 
     async def outcome(self, final: TaskSnapshot) -> CallToolResult:
-        raise_if_cancelled(final)
         assert final.task_id is not None
+        self._events.forget(final.task_id)
+        raise_if_cancelled(final)
         request = GetTaskPayloadRequest(params=GetTaskPayloadRequestParams(task_id=final.task_id))
         try:
             raw = await self._session.send_request(request, RawResult)
@@ -239,6 +240,7 @@ class LegacyDriver:
                     if current.is_terminal:
                         ended = True
                         before += await last_pushes(current)
+                        self._events.forget(task_id)
                     for update in before:
                         yield update
                     if status_changed(last, current):
