@@ -4,8 +4,8 @@ A task's question (`elicitation/create`) rides the response stream of a `tasks/r
 session's standalone GET stream. When the client drops that stream without answering, or does not
 answer within the server's client-request timeout (`--client-request-timeout-ms`), the question
 goes back to waiting: the next `tasks/result` (or the GET stream, when it opens again) asks it
-again, and its answer completes the task. A new `tasks/result` takes a pending question over from
-an older stream; an answer to the withdrawn copy is dropped, so one answer is stored.
+again, and its answer completes the task. A new `tasks/result` asks a pending question too; the
+first answer to any copy is stored and the other copies are withdrawn.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ async def test_a_dropped_tasks_result_stream_gives_its_question_to_the_next_one(
     assert after["bus_waiters"] == 0
 
 
-async def test_a_new_tasks_result_takes_the_question_over_and_a_late_answer_to_the_old_copy_is_dropped(
+async def test_a_new_tasks_result_asks_too_and_the_first_answer_to_any_copy_is_stored(
     http_server: HttpServer, askable: LegacyHttpClient
 ) -> None:
     task_id = await asked_task(askable, "twice.txt")
@@ -147,20 +147,22 @@ async def test_a_new_tasks_result_takes_the_question_over_and_a_late_answer_to_t
 
     second = ResultStream(askable, task_id)
     new, waited_s = await second.question()
-    print(f"question taken over {waited_s:.3f}s after the second tasks/result opened")
+    print(f"question asked on the second tasks/result {waited_s:.3f}s after it opened")
     assert new["id"] != old["id"]
-    # The withdrawn copy is cancelled on its own stream (the SDK's courtesy notifications/cancelled).
+
+    # The client answers the older copy (it was answering it when the second stream opened).
+    assert await askable.respond(old["id"], elicit_answer(task_id, "accept", {"confirm": True})) == 202
+    # The newer copy is then withdrawn on its stream (the SDK's notifications/cancelled).
     await until(
-        lambda: asyncio.sleep(0, first.seen),
+        lambda: asyncio.sleep(0, second.seen),
         lambda seen: any(
-            m.get("method") == "notifications/cancelled" and m["params"].get("requestId") == old["id"]
+            m.get("method") == "notifications/cancelled" and m["params"].get("requestId") == new["id"]
             for m in seen
         ),
-        what="notifications/cancelled for the withdrawn question",
+        what="notifications/cancelled for the other copy",
     )
-
-    assert await askable.respond(old["id"], elicit_answer(task_id, "decline")) == 202
-    assert await askable.respond(new["id"], elicit_answer(task_id, "accept", {"confirm": True})) == 202
+    # A late answer to the withdrawn copy changes nothing: a stored answer never changes.
+    assert await askable.respond(new["id"], elicit_answer(task_id, "decline")) == 202
     for stream in (first, second):
         reply = await asyncio.wait_for(stream.reply, QUESTION_WAIT_S)
         assert text_of(reply.result) == 'attempt 1: accept {"confirm": true}'

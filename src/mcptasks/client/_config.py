@@ -27,6 +27,8 @@ MAX_INPUT_ROUNDS: Final = 10
 
 #: The `_meta` key tying a message to a task (2025-11-25).
 RELATED_TASK_META_KEY: Final = "io.modelcontextprotocol/related-task"
+#: `_meta` key of mcptasks' questions: the server's key for the question, the same on every copy.
+INPUT_KEY_META_KEY: Final = "mcptasks/inputKey"
 
 #: The SEP-2663 extension identifier, declared under `capabilities.extensions` (2026-07-28).
 TASKS_EXTENSION: Final = "io.modelcontextprotocol/tasks"

@@ -16,11 +16,12 @@ kept for a task nobody watches, except parked questions, which wait for an answe
 that falls behind loses the oldest updates (polling still catches the status).
 
 A server asks a question again, as a new request, when the copy it sent is lost with its stream
-or withdrawn (`notifications/cancelled`; mcptasks withdraws the pending copy whenever a new
-`tasks/result` opens, and every follower of a task opens one). The client takes a copy with the
-same method and params as an earlier one of the same task, parked or withdrawn, for that
-question: it keeps the key first offered, so `input_requests()` and `answer()` stay stable, and
-an answer given while no copy was pending answers the next copy at once.
+or withdrawn (`notifications/cancelled`), and may send it on several streams at once (mcptasks
+sends a pending question on every new `tasks/result`, and every follower of a task opens one;
+the first answer to any copy is stored). The client takes a copy with the same method and
+params as an earlier one of the same task, parked or withdrawn, for that question: it keeps the
+key first offered, so `input_requests()` and `answer()` stay stable, an answer settles every
+copy, and an answer given while no copy was pending answers the next copy at once.
 
 Spec: 2025-11-25 tasks "Task Status Notification", "Task Progress Notifications", "Input Required
 Status" (A1.9, A1.10, A1.12).
@@ -52,7 +53,7 @@ from mcp_types import (
     ProgressNotification,
 )
 
-from mcptasks.client._config import RELATED_TASK_META_KEY
+from mcptasks.client._config import INPUT_KEY_META_KEY, RELATED_TASK_META_KEY
 from mcptasks.client._models import (
     Answer,
     ProgressUpdate,
@@ -116,6 +117,16 @@ class _Parked:
 
 
 @dataclass
+class _Handling:
+    """A question a handler is answering now: other copies of it wait for the same answer."""
+
+    request: QuestionRequest
+    done: anyio.Event = field(default_factory=anyio.Event)
+    #: The handler's answer (None: no handler answers this kind, or it raised).
+    answer: Answer | None = None
+
+
+@dataclass
 class _Withdrawn:
     """A parked question whose request the server withdrew: it will ask again, under a new id.
 
@@ -127,9 +138,18 @@ class _Withdrawn:
     answer: Answer | None = None
 
 
+def input_key(request: QuestionRequest) -> str | None:
+    """The server's own key for a question (`mcptasks/inputKey` in `_meta`), or None."""
+    key = (request.params.meta or {}).get(INPUT_KEY_META_KEY)
+    return key if isinstance(key, str) and key else None
+
+
 def _same_question(first: QuestionRequest, second: QuestionRequest) -> bool:
-    """Whether two requests ask the same thing: the same method and params (`_meta` aside, which
-    may differ from copy to copy, e.g. a trace context)."""
+    """Whether two requests ask the same thing: the same server key when both carry one (mcptasks),
+    else the same method and params (`_meta` aside, which may differ from copy to copy)."""
+    first_key, second_key = input_key(first), input_key(second)
+    if first_key is not None and second_key is not None:
+        return first_key == second_key
     return type(first) is type(second) and first.params.model_dump(
         exclude={"meta"}
     ) == second.params.model_dump(exclude={"meta"})
@@ -144,6 +164,10 @@ class LegacyEvents:
         self._progress_tokens: dict[str | int, str] = {}
         self._parked: dict[str, dict[str, _Parked]] = {}
         self._withdrawn: dict[str, dict[str, _Withdrawn]] = {}
+        #: Questions whose handler runs now, by task: a copy arriving meanwhile shares the answer.
+        self._handling: dict[str, list[_Handling]] = {}
+        #: Handler answers by task and server key: a copy sent on another stream gets the same.
+        self._answered: dict[str, dict[str, Answer]] = {}
         #: Tasks seen ended (the oldest forgotten first): a copy withdrawn after the end is dropped.
         self._ended: dict[str, None] = {}
 
@@ -234,19 +258,42 @@ class LegacyEvents:
             # A copy that crossed the end of its task: nothing waits for its answer any more.
             return ErrorData(code=INVALID_REQUEST, message="The task has ended")
         question = Question(task_id=task_id, key=key, request=request)
+        server_key = input_key(request)
+        if task_id is not None and server_key is not None:
+            given = self._answered.get(task_id, {}).get(server_key)
+            if given is not None:
+                return given  # a copy of a question answered already (sent on another stream)
+        running = None if task_id is None else self._handling_of(task_id, request)
+        if running is not None:
+            # Another copy of this question is being answered (a server may send a pending
+            # question on several streams): the handler is asked once, both copies get its answer.
+            await running.done.wait()
+            if running.answer is not None:
+                return running.answer
         try:
-            answer = await self._handlers.answer(task_id, request)
+            answer = await self._run_handler(task_id, request)
         except Exception:
             # Left to the SDK, the exception's text would be sent to the server (as code 0).
             logger.exception("the %s handler raised; the server is told only that it failed", question.method)
             return ErrorData(code=INTERNAL_ERROR, message="The client could not answer the question")
         if answer is not None:
             if task_id is not None:
+                if server_key is not None:
+                    self._answered.setdefault(task_id, {})[server_key] = answer
                 self.publish(task_id, QuestionUpdate(question, answer))
             return answer
         if task_id is None:
             # Not a task's question (e.g. a tool called without a task): nothing to park it on.
             return ErrorData(code=INVALID_REQUEST, message=f"{method_of(request)} is not supported here")
+        if earlier is None:
+            # Another copy may have been parked while the handlers were asked (a server sends a
+            # pending question on every `tasks/result` stream): this copy joins it, under its key.
+            earlier = self._earlier_copy(task_id, request)
+            if earlier is not None:
+                key = earlier.question.key
+                question = Question(task_id=task_id, key=key, request=request)
+                if isinstance(earlier, _Withdrawn) and earlier.answer is not None:
+                    return earlier.answer
         parked = _Parked(question)
         if isinstance(earlier, _Parked):
             parked.superseded = [earlier, *earlier.superseded]
@@ -270,6 +317,29 @@ class LegacyEvents:
         assert parked.answer is not None
         return parked.answer
 
+    def _handling_of(self, task_id: str, request: QuestionRequest) -> _Handling | None:
+        for running in self._handling.get(task_id, []):
+            if _same_question(running.request, request):
+                return running
+        return None
+
+    async def _run_handler(self, task_id: str | None, request: QuestionRequest) -> Answer | None:
+        """The handler's answer to `request`; copies arriving meanwhile wait for it."""
+        if task_id is None:
+            return await self._handlers.answer(task_id, request)
+        running = _Handling(request)
+        self._handling.setdefault(task_id, []).append(running)
+        try:
+            running.answer = await self._handlers.answer(task_id, request)
+            return running.answer
+        finally:
+            running.done.set()
+            handling = self._handling.get(task_id, [])
+            if running in handling:
+                handling.remove(running)
+            if not handling:
+                self._handling.pop(task_id, None)
+
     def _earlier_copy(self, task_id: str, request: QuestionRequest) -> _Parked | _Withdrawn | None:
         """The question of the task that `request` asks again: parked, or withdrawn (then taken
         out of the withdrawn ones); None for a new question.
@@ -291,6 +361,7 @@ class LegacyEvents:
     def forget(self, task_id: str) -> None:
         """Drop what is kept of an ended task's questions (withdrawn copies are asked no more)."""
         self._withdrawn.pop(task_id, None)
+        self._answered.pop(task_id, None)
         self._ended[task_id] = None
         if len(self._ended) > PROGRESS_TOKENS_KEPT:
             del self._ended[next(iter(self._ended))]
@@ -336,6 +407,9 @@ class LegacyEvents:
             if isinstance(answer, ElicitResult | CreateMessageResult | CreateMessageResultWithTools):
                 parked.settle(answer)
                 del waiting[key]
+                server_key = input_key(parked.question.request)
+                if server_key is not None:  # a copy still on its way gets the same answer
+                    self._answered.setdefault(task_id, {})[server_key] = answer
         for entry, answer in kept:
             # Sent when the server asks this question again.
             if isinstance(answer, ElicitResult | CreateMessageResult | CreateMessageResultWithTools):

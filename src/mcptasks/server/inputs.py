@@ -12,13 +12,16 @@ when:
 - the stream it rode closes (the client dropped its `tasks/result` or its GET stream): it is asked
   at once on another open stream of the task, if there is one;
 - the client does not answer within `timeout_s` (`Settings.client_request_timeout_s`);
-- a new `tasks/result` for the task opens: every unanswered question is sent on it, and the copy
-  pending elsewhere is withdrawn (its request is cancelled, so one answer is stored; a late answer
-  to a withdrawn copy finds no one waiting and is dropped by the SDK);
+- a new `tasks/result` for the task opens: every unanswered question is sent on it too; a copy
+  pending on an older stream stays answerable (a client may be answering it right now), and the
+  first answer to any copy is stored: the other copies are then withdrawn (their requests
+  cancelled), and an answer that still reaches one is ignored, since a stored answer never
+  changes;
 - the session's GET stream opens again: the questions of the tasks it created are sent on it.
 
-State is per question in flight (`(taskId, key)` -> the asking task) and per open `tasks/result`;
-both are removed when their stream closes, so nothing of a task stays once no one can be asked.
+State is per question in flight (`(taskId, key)` -> its pending copies) and per open
+`tasks/result`; both are removed when their stream closes, so nothing of a task stays once no one
+can be asked.
 
 Spec: 2025-11-25 tasks "Input Required Status" (A1.10: the request MUST carry the related-task
 `_meta`; the requestor SHOULD call `tasks/result` on `input_required`).
@@ -84,7 +87,8 @@ class _Flight:
 
 def request_params(task_id: str, request: InputRequest) -> dict[str, Any]:
     """The request params as sent: the stored params plus the related-task `_meta`."""
-    return {**request.params, "_meta": v2025_11_25.related_task_meta(task_id)}
+    meta = {**v2025_11_25.related_task_meta(task_id), v2025_11_25.INPUT_KEY_META_KEY: request.key}
+    return {**request.params, "_meta": meta}
 
 
 async def send_on_session(
@@ -141,7 +145,8 @@ class LegacyQuestions:
         self._streams: dict[str, list[_ResultStream]] = {}
         #: The same streams by (HTTP session id, request id as a string), to find one that closed.
         self._by_request: dict[tuple[str, str], _ResultStream] = {}
-        self._in_flight: dict[tuple[str, str], _Flight] = {}
+        #: The pending copies of each question sent and not answered yet, oldest first.
+        self._in_flight: dict[tuple[str, str], list[_Flight]] = {}
         get_streams.add_listeners(
             on_open=self._get_stream_opened,
             on_close=self._get_stream_closed,
@@ -193,8 +198,10 @@ class LegacyQuestions:
             del self._streams[task_id]
         withdrawn = [
             flight
-            for (flight_task, _), flight in self._in_flight.items()
-            if flight_task == task_id and flight.stream is stream
+            for (flight_task, _), flights in self._in_flight.items()
+            if flight_task == task_id
+            for flight in flights
+            if flight.stream is stream
         ]
         for flight in withdrawn:
             self._withdraw(task_id, flight)
@@ -207,7 +214,7 @@ class LegacyQuestions:
 
     async def ask_outstanding(self, owner: Owner, task_id: str) -> None:
         """Send every unanswered question of the task on its newest route (a client just opened
-        `tasks/result`): a copy pending on another stream is withdrawn."""
+        `tasks/result`); copies pending on other streams stay answerable."""
         for request in await self._runtime.manager.outstanding_inputs(owner, task_id):
             self._schedule(task_id, request, renew=True)
 
@@ -218,9 +225,10 @@ class LegacyQuestions:
                 _keep(sender)
 
     def _get_stream_closed(self, session_id: str) -> None:
-        for (task_id, _), flight in list(self._in_flight.items()):
-            if flight.get_session_id == session_id:
-                self._withdraw(task_id, flight)
+        for (task_id, _), flights in list(self._in_flight.items()):
+            for flight in list(flights):
+                if flight.get_session_id == session_id:
+                    self._withdraw(task_id, flight)
 
     async def _ask_outstanding_quietly(self, owner: Owner, task_id: str) -> None:
         try:
@@ -231,15 +239,21 @@ class LegacyQuestions:
             logger.info("could not re-ask the questions of a task", exc_info=True, extra={"task_id": task_id})
 
     def _withdraw(self, task_id: str, flight: _Flight) -> None:
-        key = (task_id, flight.request.key)
-        if self._in_flight.get(key) is flight:
-            del self._in_flight[key]
+        self._drop(task_id, flight)
         if flight.sender is not None:
             flight.sender.cancel()
 
+    def _drop(self, task_id: str, flight: _Flight) -> None:
+        key = (task_id, flight.request.key)
+        flights = self._in_flight.get(key)
+        if flights is not None and flight in flights:
+            flights.remove(flight)
+            if not flights:
+                del self._in_flight[key]
+
     def _schedule(self, task_id: str, request: InputRequest, *, renew: bool = False) -> None:
-        """Send `request` on the task's newest route unless it is in flight there already (or at
-        all, unless `renew`); nobody to ask now leaves it waiting."""
+        """Send `request` on the task's newest route unless a copy is pending there already (or
+        anywhere, unless `renew`); nobody to ask now leaves it waiting."""
         key = (task_id, request.key)
         streams = self._streams.get(task_id)
         flight: _Flight
@@ -253,18 +267,17 @@ class LegacyQuestions:
             if not channel.is_pipe and not self._get_streams.is_open(session_id):
                 return  # the next GET stream or tasks/result asks
             flight = _Flight(request, None, None if channel.is_pipe else session_id)
-        previous = self._in_flight.get(key)
-        if previous is not None:
-            # A copy on a pipe (stdio) stays: a pipe does not close under a live connection.
+        pending = self._in_flight.get(key, [])
+        if pending and not renew:
+            return
+        for previous in pending:
+            # A copy on a pipe (stdio) is enough: a pipe does not close under a live connection.
             on_pipe = previous.stream is None and previous.get_session_id is None
-            if (
-                not renew
-                or on_pipe
-                or (previous.stream is flight.stream and previous.get_session_id == flight.get_session_id)
+            if on_pipe or (
+                previous.stream is flight.stream and previous.get_session_id == flight.get_session_id
             ):
                 return
-            self._withdraw(task_id, previous)
-        self._in_flight[key] = flight
+        self._in_flight.setdefault(key, []).append(flight)
         flight.sender = asyncio.get_running_loop().create_task(self._ask(task_id, flight))
         _keep(flight.sender)
 
@@ -289,8 +302,11 @@ class LegacyQuestions:
                 result = await send_on_connection(
                     channel.connection, request.method, params, timeout_s=self.timeout_s
                 )
-            if self._in_flight.get((task_id, request.key)) is not flight:
-                return  # withdrawn while the answer came: the copy on the newer route is answered
+            # The first answer to any copy is stored (a stored answer never changes); the other
+            # copies are withdrawn.
+            for other in list(self._in_flight.get((task_id, request.key), [])):
+                if other is not flight:
+                    self._withdraw(task_id, other)
             await self._runtime.manager.answer(owner, task_id, {request.key: result})
         except asyncio.CancelledError:
             logger.info(
@@ -315,9 +331,7 @@ class LegacyQuestions:
                 extra={"action": "ask", "task_id": task_id},
             )
         finally:
-            key = (task_id, request.key)
-            if self._in_flight.get(key) is flight:
-                del self._in_flight[key]
+            self._drop(task_id, flight)
 
 
 #: Asking tasks running now: the event loop keeps only weak references to tasks.

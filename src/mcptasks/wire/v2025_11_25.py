@@ -66,6 +66,12 @@ def list_result(records: list[TaskRecord], next_cursor: str | None) -> dict[str,
     return out
 
 
+#: `_meta` key of a question mcptasks sends (2025-11-25): the task's own key for it (`input-1`, ...).
+#: A question may be sent on several streams, as several requests: copies carry the same key, so a
+#: client can answer once (mcptasks stores the first answer to any copy).
+INPUT_KEY_META_KEY = "mcptasks/inputKey"
+
+
 def related_task_meta(task_id: str) -> dict[str, Any]:
     """The `_meta` entry tying a message to `task_id`."""
     return {RELATED_TASK_META_KEY: {"taskId": task_id}}

@@ -98,7 +98,7 @@ async def test_a_closed_result_stream_sends_its_question_back_to_waiting_and_the
     assert legacy.sizes() == {"result_streams": 0, "questions_in_flight": 0}
 
 
-async def test_a_new_result_stream_takes_the_question_over_and_the_old_copy_is_not_stored() -> None:
+async def test_a_new_result_stream_asks_too_and_the_first_answer_to_any_copy_is_stored() -> None:
     legacy, manager = questions()
     session = Session()
     with legacy.result_stream("t1", session, 1, OWNER):  # type: ignore[arg-type]
@@ -108,10 +108,15 @@ async def test_a_new_result_stream_takes_the_question_over_and_the_old_copy_is_n
             await legacy.ask_outstanding(OWNER, "t1")
             await settle()
             assert [request_id for request_id, _ in session.asked] == [1, 2]
-            assert session.cancelled == 1  # the copy on stream 1 was withdrawn
+            assert session.cancelled == 0  # the copy on stream 1 stays answerable
             assert legacy.sizes()["questions_in_flight"] == 1
-            session.pending[-1].set_result(ACCEPT)
+            await legacy.ask_outstanding(OWNER, "t1")  # a copy is pending there already
             await settle()
+            assert len(session.asked) == 2
+            session.pending[0].set_result(ACCEPT)  # the client answers the older copy
+            await settle()
+            assert session.cancelled == 1  # the newer copy is withdrawn
+            assert legacy.sizes()["questions_in_flight"] == 0
     assert manager.answers == [("t1", {"input-1": ACCEPT})]
 
 
