@@ -175,13 +175,13 @@ async def test_many_tasks_through_one_session_keep_memory_and_state_bounded(
         server.stop()
 
     raw_bytes = (after["rss_kb"] - before["rss_kb"]) * 1024
-    sqlite_bytes = (after["sqlite_kb"] - before["sqlite_kb"]) * 1024
+    sqlite_bytes = (after["db_heap_kb"] - before["db_heap_kb"]) * 1024
     growth_bytes = raw_bytes - sqlite_bytes
     per_task = growth_bytes / count
     print(
         f"\n{wire} {engine}: {count} tasks in {elapsed_s:.1f}s ({count / elapsed_s:.0f}/s); "
         f"RSS {before['rss_kb']} KiB -> {after['rss_kb']} KiB ({raw_bytes / count:.0f} B per task), "
-        f"SQLite heap {before['sqlite_kb']} KiB -> {after['sqlite_kb']} KiB, "
+        f"SQLite heap {before['db_heap_kb']} KiB -> {after['db_heap_kb']} KiB, "
         f"{per_task:.0f} B per stored task held by the rest; "
         f"checkpoints {checkpoints} KiB; state before {before}; after {after}"
     )

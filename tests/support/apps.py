@@ -237,7 +237,8 @@ async def opaque_result(text: str = ""):  # no return annotation: no output sche
 @server.tool(task_support="forbidden")
 async def state_sizes(collect: bool = False) -> dict[str, int]:
     """The server's per-task and per-connection map sizes (`TaskServer.state_sizes`), its RSS
-    (`rss_kb`) and the heap the database library holds (`sqlite_kb`: its page caches, bounded per connection).
+    (`rss_kb`) and the heap the database library holds (`db_heap_kb`: its page caches, bounded
+    per connection).
 
     `collect`: first run a full garbage collection and return freed heap to the system
     (`malloc_trim`, glibc only), so `rss_kb` counts what is held, not what the allocator keeps.
@@ -248,7 +249,7 @@ async def state_sizes(collect: bool = False) -> dict[str, int]:
             ctypes.CDLL("libc.so.6").malloc_trim(0)
     sizes = server.state_sizes()
     sizes["rss_kb"] = _rss_kb()
-    sizes["sqlite_kb"] = apsw.memory_used() // 1024
+    sizes["db_heap_kb"] = apsw.memory_used() // 1024
     return sizes
 
 
