@@ -12,8 +12,9 @@ when:
 - the stream it rode closes (the client dropped its `tasks/result` or its GET stream): it is asked
   at once on another open stream of the task, if there is one;
 - the client does not answer within `timeout_s` (`Settings.client_request_timeout_s`);
-- a new `tasks/result` for the task opens: every unanswered question is sent on it too; a copy
-  pending on an older stream stays answerable (a client may be answering it right now), and the
+- a new `tasks/result` for the task opens: every unanswered question is sent on it too, unless a
+  copy is pending on the session's own GET stream or pipe (which the client reads); a copy
+  pending on an older `tasks/result` stays answerable (a client may be answering it now), and the
   first answer to any copy is stored: the other copies are then withdrawn (their requests
   cancelled), and an answer that still reaches one is ignored, since a stored answer never
   changes;
@@ -270,12 +271,15 @@ class LegacyQuestions:
         pending = self._in_flight.get(key, [])
         if pending and not renew:
             return
+        session_id = None if flight.stream is None else flight.stream.session_id
         for previous in pending:
-            # A copy on a pipe (stdio) is enough: a pipe does not close under a live connection.
+            # A copy on a pipe (stdio) is enough: a pipe does not close under a live connection;
+            # so is one on the GET stream of the same session (the client reads it; were it to
+            # close, the question moves here). A second copy would ask the user twice.
             on_pipe = previous.stream is None and previous.get_session_id is None
-            if on_pipe or (
-                previous.stream is flight.stream and previous.get_session_id == flight.get_session_id
-            ):
+            on_own_get = previous.get_session_id is not None and previous.get_session_id == session_id
+            same_route = previous.stream is flight.stream and previous.get_session_id == flight.get_session_id
+            if on_pipe or on_own_get or same_route:
                 return
         self._in_flight.setdefault(key, []).append(flight)
         flight.sender = asyncio.get_running_loop().create_task(self._ask(task_id, flight))
