@@ -48,19 +48,13 @@ async def operator_store(db: str, *, readonly: bool = True) -> AsyncIterator[Sto
     """The store of the operator commands (read-only unless `readonly=False`): the database must
     exist and its schema be at the newest revision. Raises: CLIError saying what to run."""
     from mcptasks.store import migrate
-    from mcptasks.store.engine import create_engines, describe_url
+    from mcptasks.store.engine import describe_url
     from mcptasks.store.store import Store
 
     url = url_of(db)
     require_existing_file(url)
     head = migrate.head_revision()
-    # The revision is read on alembic's engine, disposed before the store opens (store/engine.py).
-    engines = create_engines(url)
-    try:
-        with unreachable_as_error(url):
-            current = await migrate.current_revision(engines)
-    finally:
-        await engines.dispose()
+    current = await schema_revision(url)
     if current != head:
         at = "has no mcptasks schema" if current is None else f"is at revision {current}"
         raise CLIError(
@@ -147,17 +141,25 @@ def run_current(settings: CommandSettings, args: argparse.Namespace) -> int:
     return asyncio.run(_db_current(url))
 
 
-async def _db_current(url: URL) -> int:
+async def schema_revision(url: URL) -> str | None:
+    """The database's schema revision (None: no mcptasks schema), read on alembic's engine, which is
+    disposed before any store opens (store/engine.py). Raises: CLIError when it is unreachable."""
     from mcptasks.store import migrate
     from mcptasks.store.engine import create_engines
 
-    head = migrate.head_revision()
     engines = create_engines(url)
     try:
         with unreachable_as_error(url):
-            current = await migrate.current_revision(engines)
+            return await migrate.current_revision(engines)
     finally:
         await engines.dispose()
+
+
+async def _db_current(url: URL) -> int:
+    from mcptasks.store import migrate
+
+    head = migrate.head_revision()
+    current = await schema_revision(url)
     if current == head:
         print(f"{current} (head)")
     else:
