@@ -32,6 +32,7 @@ from pydantic_settings import NoDecode
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from sqlalchemy.engine import URL
 
 from mcptasks.cli import render
 from mcptasks.cli.db import operator_store, url_of
@@ -280,9 +281,19 @@ def run_sql(settings: CommandSettings, args: argparse.Namespace) -> int:
         command = ["sqlite3", "-readonly", f"file:{Path(path).resolve()}?mode=ro"]
         env = dict(os.environ)
     else:
-        plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        # The password goes to psql through its environment, never its argv (visible in `ps`).
+        plain = URL.create(
+            "postgresql",
+            username=url.username,
+            host=url.host,
+            port=url.port,
+            database=url.database,
+            query=url.query,
+        ).render_as_string(hide_password=False)
         command = ["psql", plain]
         env = {**os.environ, "PGOPTIONS": "-c default_transaction_read_only=on"}
+        if url.password:
+            env["PGPASSWORD"] = str(url.password)
     if shutil.which(command[0]) is None:
         raise CLIError(f"{command[0]} is not installed (or not on PATH): install it to use `db sql`")
     os.execvpe(command[0], command, env)
