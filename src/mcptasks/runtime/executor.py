@@ -257,6 +257,8 @@ class Executor:
         self._stopping = False
         self._rechecking: asyncio.Task[None] | None = None
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        #: Tasks changed again while their refresh was reading: read once more after it.
+        self._refresh_again: set[str] = set()
         #: This host's clock minus the database's (`db_now`), measured at each heartbeat.
         self._clock_offset = timedelta(0)
         #: Fires when the first lease held here is about to run out unrenewed (self-fencing).
@@ -266,6 +268,9 @@ class Executor:
         #: Fenced tasks whose lease is still to be released: task id -> attempt. Their tools are
         #: stopped; the heartbeat must not keep their leases alive.
         self._fenced: dict[str, int] = {}
+        #: Leases the last heartbeat renewed for tasks no tool runs here: task id -> attempt.
+        #: Held so for two heartbeats in a row, a lease is released (see `_release_strays`).
+        self._strays: dict[str, int] = {}
         #: Admitted tasks not run or withdrawn yet (`admit`); `stop()` waits for them.
         self._admitted = 0
         self._no_admitted = asyncio.Event()
@@ -551,20 +556,52 @@ class Executor:
         Raises: StoreError when the leases could not be renewed (the fence timer keeps running).
         """
         started = asyncio.get_running_loop().time()
+        # Only tools started before the renewal are judged by it: a task committed meanwhile may
+        # be missing from what it returns, and is not lost for that.
+        judged = dict(self._running)
         await self._measure_clock()
         renewed = await self.store.renew_leases(self.node, self.db_now() + self.lease_until())
         valid_until = started + self.leases.duration_s - self._lease_safety_s()
-        for task_id, running in list(self._running.items()):
+        for task_id, running in self._still_running(judged):
             if renewed.get(task_id) != running.record.attempt:
                 self.cancel_local(task_id)
             elif running.hard_reason != "fenced":
                 running.lease_valid_until = max(running.lease_valid_until, valid_until)
         self._arm_fence()
+        await self._release_strays(renewed)
         for task_id, attempt in list(self._fenced.items()):
             await self.store.release_lease(task_id, attempt, self.node)
             self._fenced.pop(task_id, None)
         for task_id, attempt in list(self._lost.items()):
             await self._fail_lost(task_id, attempt)
+
+    def _still_running(self, judged: dict[str, _Running]) -> list[tuple[str, _Running]]:
+        """The tools of `judged` (a copy of `_running` taken before a read) that still run."""
+        return [
+            (task_id, running) for task_id, running in judged.items() if self._running.get(task_id) is running
+        ]
+
+    async def _release_strays(self, renewed: dict[str, int]) -> None:
+        """Give up leases held here for two heartbeats in a row with no tool running, so lease
+        recovery applies the tool's policy instead of this node renewing them for ever.
+
+        A task between its commit and its tool's start is held so for an instant, never for two
+        heartbeats; a lease held longer is a defect, logged once per task.
+        """
+        strays = {
+            task_id: attempt
+            for task_id, attempt in renewed.items()
+            if task_id not in self._running and task_id not in self._lost and task_id not in self._fenced
+        }
+        for task_id, attempt in list(strays.items()):
+            if self._strays.get(task_id) == attempt:
+                logger.warning(
+                    "releasing a lease held here with no tool running",
+                    extra={"action": "release", "task_id": task_id},
+                )
+                await self.store.release_lease(task_id, attempt, self.node)
+                del strays[task_id]
+        self._strays = strays
 
     async def _measure_clock(self) -> None:
         """How far the database's clock is from this host's (none to measure on SQLite)."""
@@ -655,12 +692,16 @@ class Executor:
             return
         if task_id not in self._running and not self.bus.is_watched(task_id):
             return  # nothing here depends on it: no read (the store already forgot its view)
-        if task_id not in self._refreshing:
-            self._refreshing[task_id] = loop.create_task(self._refresh(task_id), name="mcptasks.refresh")
+        if task_id in self._refreshing:
+            self._refresh_again.add(task_id)  # the read under way may predate this change
+            return
+        self._refreshing[task_id] = loop.create_task(self._refresh(task_id), name="mcptasks.refresh")
 
     async def _refresh(self, task_id: str) -> None:
         """Read a task another replica changed; tell this process's listeners; stop its tool here
         if it is no longer ours."""
+        # A tool started after the read began is not judged by it (the read may predate its claim).
+        judged = self._running.get(task_id)
         try:
             found = await self.store.read_task(task_id)
         except StoreError:
@@ -668,7 +709,13 @@ class Executor:
             return
         finally:
             self._refreshing.pop(task_id, None)
+            if task_id in self._refresh_again:
+                self._refresh_again.discard(task_id)
+                if not self._stopping:
+                    self._on_external_change(task_id)
         running = self._running.get(task_id)
+        if running is not judged:
+            running = None
         if found is None:
             self.bus.wake(task_id)
             if running is not None:
@@ -682,12 +729,13 @@ class Executor:
         self.bus.publish(record)
 
     async def _recheck_running(self) -> None:
+        judged = dict(self._running)  # as in `heartbeat`: tools started meanwhile are not judged
         try:
             held = await self.store.held_leases(self.node)
         except StoreError:
             logger.debug("could not re-read the leases held here", extra={"action": "recheck_leases"})
             return
-        for task_id, running in list(self._running.items()):
+        for task_id, running in self._still_running(judged):
             if held.get(task_id) != running.record.attempt:
                 self.cancel_local(task_id)  # cancelled, finished or taken over by another process
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -29,10 +30,13 @@ from mcptasks.store.store import Store
 TaskFactory = Callable[..., Awaitable[TaskRecord]]
 StatusOf = Callable[[str], Awaitable[TaskStatus | None]]
 Eventually = Callable[..., Awaitable[float]]
+ExecutorFactory = Callable[..., Awaitable[Executor]]
 
 RESULT = {"content": [{"type": "text", "text": "done"}]}
 #: A secret the tool's exception carries: it must reach no table.
 SECRET = "s3cr3t-db-password-in-traceback"
+#: Tasks committed while heartbeats run back to back: enough that one commit lands mid-renewal.
+HEARTBEAT_RACE_TASKS = 60
 
 
 async def launch(
@@ -380,6 +384,64 @@ async def test_heartbeat_renews_leases(store: Store, executor: Executor, eventua
     await eventually(gone(executor, task.task_id))
     found = await store.admin_get_task(task.task_id)
     assert found is not None and found[0].status is TaskStatus.COMPLETED
+
+
+async def test_a_task_committed_while_a_heartbeat_renews_keeps_its_tool(
+    store: Store, executor_factory: ExecutorFactory
+) -> None:
+    """A renewal that began before a task's commit does not return its lease; that must not read
+    as "taken over" (it did: the tool was cancelled and its task left working for ever)."""
+    executor = await executor_factory(start=False)
+    release = asyncio.Event()
+    cancelled: list[str] = []
+
+    async def invoke(ctx: TaskContext) -> Outcome:
+        cancelled_now = asyncio.ensure_future(ctx.wait_cancelled())
+        released = asyncio.ensure_future(release.wait())
+        await asyncio.wait({cancelled_now, released}, return_when=asyncio.FIRST_COMPLETED)
+        cancelled_now.cancel()
+        released.cancel()
+        if ctx.is_cancelled:
+            cancelled.append(ctx.task_id)
+        return Completed(RESULT)
+
+    async def beat_without_pause() -> None:
+        while True:
+            await executor.heartbeat()
+            await asyncio.sleep(0)
+
+    beating = asyncio.ensure_future(beat_without_pause())
+    try:
+        tasks = [await launch(store, executor, invoke) for _ in range(HEARTBEAT_RACE_TASKS)]
+        await asyncio.sleep(executor.leases.cancel_grace_s)  # a wrongly fired token shows by now
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+    assert cancelled == []
+    release.set()
+    for task in tasks:
+        await asyncio.wait_for(_finished(store, task.task_id), 10)
+
+
+async def _finished(store: Store, task_id: str) -> None:
+    while True:
+        found = await store.admin_get_task(task_id)
+        if found is not None and found[0].status is TaskStatus.COMPLETED:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def test_a_lease_held_with_no_tool_running_is_released_for_recovery(
+    store: Store, task_factory: TaskFactory, executor: Executor, eventually: Eventually, status_of: StatusOf
+) -> None:
+    """A task leased to this node whose tool does not run here (a defect) is not kept alive by
+    the heartbeat for ever: its lease is released and recovery applies the tool's policy."""
+    task = await task_factory(node=executor.node, lease_expires_at=utcnow() + timedelta(seconds=60))
+    assert task.task_id not in executor.running_task_ids
+    await eventually(has_status(status_of, task.task_id, TaskStatus.FAILED), timeout_s=10)
+    found = await store.admin_get_task(task.task_id)
+    assert found is not None and found[0].status_message == INTERRUPTED_MESSAGE
 
 
 async def test_heartbeat_fires_the_token_of_a_task_cancelled_elsewhere(
