@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mcptasks.runtime.executor import INTERRUPTED_MESSAGE
+from mcptasks.runtime.outcomes import INTERRUPTED_MESSAGE
 from support.clients import LegacyHttpClient, ModernHttpClient, RpcError
 from support.db import integrity_check, is_postgres, query
 from support.polling import TERMINAL

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from mcptasks.runtime.executor import INTERRUPTED_MESSAGE
+from mcptasks.runtime.outcomes import INTERRUPTED_MESSAGE
 from support.clients import ModernHttpClient
 from support.db import integrity_check, query, task_rows
 from support.polling import read_counter, wait_counter_at_least, wait_counter_stopped, wait_terminal

@@ -31,7 +31,7 @@ import pytest
 from tests.faults._readme import check_documented, check_documented_503
 
 from mcptasks.core.errors import RETRY_AFTER_MS, ErrorCode
-from mcptasks.runtime.executor import INTERRUPTED_MESSAGE
+from mcptasks.runtime.outcomes import INTERRUPTED_MESSAGE
 from support.clients import (
     ACCEPT_BOTH,
     LEGACY_VERSION,

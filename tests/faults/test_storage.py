@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from tests.faults._readme import check_documented
 
 from mcptasks.core.errors import ErrorCode, StoreUnavailable
-from mcptasks.runtime.executor import OUTCOME_LOST_MESSAGE
+from mcptasks.runtime.outcomes import OUTCOME_LOST_MESSAGE
 from support.clients import ModernHttpClient
 from support.db import is_postgres, query
 from support.process import APP, CLI, ServeProcess, free_port

@@ -1,39 +1,28 @@
-"""The executor: runs tools as background asyncio tasks under leases.
+"""The executor: runs tools as background asyncio tasks under leases, one concern per module.
 
-Shaped like procrastinate's worker: one `start()`/`stop()`, named side tasks (`heartbeat`,
-`recover_leases`, `sweep_ttl`), and `_running` mapping each task id to its asyncio task and context.
+Shaped like procrastinate's worker: one `start()`/`stop()`, named side tasks (`side_tasks.py`:
+`heartbeat`, `recover_leases`, `sweep_ttl`, `watch_changes`), and `_running` mapping each task id
+to its tool (`running.py`). Leases, their clock and self-fencing are `leases.py`; recovery of
+unleased tasks by `on_restart` policy `recovery.py`; the ttl sweeper `sweeper.py`. Here:
 
-- A worker holds a lease `(node, attempt, expiry)` on its task, renewed every heartbeat. Every write
-  it makes is fenced on that lease and on the task being active (`Store.finish_task`), so a cancel
-  racing a completion, or a zombie worker after a restart, cannot overwrite the outcome.
-- Leases are measured on the database's clock (`Store.database_time`; each heartbeat measures how
-  far this host's clock is from it), so replicas with skewed clocks agree on when a lease ran out.
-- A lease that is not renewed means the task was cancelled or taken over: the worker's token fires.
-- Self-fencing: a node that cannot renew its leases (the database is out of reach) stops its tools
-  before the leases can run out (the token `Leases.cancel_grace_s` before, a hard cancel at the
-  end), so another replica that takes a task over never runs it at the same time as this one.
+- Every write a worker makes is fenced on its lease and on the task being active
+  (`Store.finish_task`), so a cancel racing a completion, or a zombie worker after a restart,
+  cannot overwrite the outcome.
 - An outcome that cannot be stored is written again with a growing delay while the lease lasts
   (tenacity). If it still cannot be, the task is failed with `OUTCOME_LOST_MESSAGE` as soon as the
   database answers again (unless another replica recovered it first), never dropped silently.
 - Other processes' changes (another replica's cancel or answer, a completion) reach this one as
   store events (`Store.on_external_change`): the task is read again, its waiters woken, and its tool
-  stopped if this node no longer holds it.
-- A tool that asks a question (`TaskContext.elicit`) parks its task in `input_required` and waits
-  for the stored answer, woken in-process or by polling the store.
-- Leases that ran out or were released (a stop, a crash) are recovered by the tool's
-  `on_restart` policy: "fail" fails the task as interrupted; "rerun" runs the tool again from its
-  start as the next attempt, where already-answered questions return their stored answers.
-- At stop, a task waiting for input, or whose tool is "rerun", keeps its status and releases its
-  lease, so it is recovered at the next start; any other running task is failed as interrupted.
+  stopped if this node no longer holds it. A read that began before a tool started does not judge it.
 - Cancellation fires the tool's token first and cancels it hard after `Leases.cancel_grace_s`.
   A hard cancel stops the tool only: storing its outcome runs apart from it, so its retries go on.
-- At stop, tools get `Leases.shutdown_grace_s` to finish; the rest are cancelled and failed with a
-  `statusMessage` saying a server stop interrupted them.
+- At stop, tools get `Leases.shutdown_grace_s` to finish. A task waiting for input, or whose tool
+  is "rerun", keeps its status and releases its lease, so it is recovered at the next start; any
+  other running task is cancelled and failed with a statusMessage saying a server stop
+  interrupted it.
 - A new task is admitted (`admit()`) before its row is stored: once the stop began, admission is
   refused (nothing is stored, the client hears `ServerStopping`), and a task admitted before is
   run, or handled like any task the stop interrupts, so its client's `CreateTaskResult` holds.
-- The ttl sweeper fails active tasks whose ttl ran out (visibly), then deletes expired terminal tasks
-  in bounded batches.
 """
 
 from __future__ import annotations
@@ -44,193 +33,42 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential
 
-from mcptasks.core.errors import InputUnavailable, ServerStopping, StoreError, TaskCancelled
-from mcptasks.core.model import (
-    ELICITATION,
-    ErrorInfo,
-    Failed,
-    InputMethod,
-    Outcome,
-    RecoveryPolicy,
-    TaskRecord,
-    utcnow,
-)
-from mcptasks.core.status import TaskStatus
+from mcptasks.core.errors import ServerStopping, StoreError, TaskCancelled
+from mcptasks.core.model import Outcome, TaskRecord
 from mcptasks.observe import metrics, tracing
 from mcptasks.observe.logs import set_task
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.context import TaskContext
+from mcptasks.runtime.leases import LeaseKeeper
 from mcptasks.runtime.options import Leases, Retention
+from mcptasks.runtime.outcomes import (
+    CRASH_MESSAGE,
+    INTERRUPTED_MESSAGE,
+    OUTCOME_LOST_MESSAGE,
+    failure,
+    finished_metrics,
+)
+from mcptasks.runtime.recovery import LeaseRecovery, ToolResolver
+from mcptasks.runtime.running import Admission, Invoke, RunningTool, TaskSink
+from mcptasks.runtime.side_tasks import SideTasks
+from mcptasks.runtime.sweeper import TtlSweeper
 from mcptasks.store.store import Store
 
 logger = logging.getLogger("mcptasks.runtime")
 
-Invoke = Callable[[TaskContext], Awaitable[Outcome]]
-
-#: statusMessage of a task whose tool crashed (the detail is in the server log only).
-CRASH_MESSAGE = "Tool execution failed"
-#: statusMessage of a task interrupted by a server stop or by a worker that died.
-INTERRUPTED_MESSAGE = "Task interrupted: the server stopped while it was running"
-#: statusMessage of a parked task whose tool cannot resume ("fail" policy) after a stop.
-INTERRUPTED_WAITING_MESSAGE = (
-    "Task interrupted while waiting for input: the server stopped and this tool cannot resume"
-)
-#: statusMessage of a task whose tool this server no longer serves.
-UNKNOWN_TOOL_MESSAGE = "Task interrupted: its tool is not served any more"
-#: How often a worker waiting for an answer re-reads the store (answers from other replicas), in s.
-INPUT_POLL_S = 1.0
 #: How often the executor looks whether another process changed the database (SQLite), in s.
 EXTERNAL_CHANGE_POLL_S = 0.1
-#: statusMessage of a task whose outcome could not be stored while its worker held the lease.
-OUTCOME_LOST_MESSAGE = (
-    "Task failed: the tool finished, but its outcome could not be stored while the task store was unavailable"
-)
-#: How much sooner than the database this node considers its leases ended, in s (round trips,
-#: clock measurement); at most a tenth of the lease.
-LEASE_SAFETY_S = 1.0
 #: How soon a heartbeat that failed is tried again, in s.
 HEARTBEAT_RETRY_S = 1.0
-
-
-class ToolResolver(Protocol):
-    """How the executor finds a task's tool again (recovery after a stop or a crash)."""
-
-    def recovery_policy(self, tool_name: str) -> RecoveryPolicy | None:
-        """The tool's `on_restart` policy; None when no tool of that name is served."""
-        ...
-
-    def invoker(self, record: TaskRecord) -> Invoke:
-        """The `invoke` that runs `record`'s tool with its stored arguments."""
-        ...
 
 
 def new_node_id() -> str:
     """This process's node id: `host:pid:random`, unique across restarts and replicas."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-@dataclass(eq=False)
-class _Running:
-    record: TaskRecord
-    context: TaskContext = field(init=False)
-    task: asyncio.Task[None] | None = None
-    #: Why the runner cancelled the asyncio task hard: "cancelled" or "stopping".
-    hard_reason: str | None = None
-    #: How many questions the tool is waiting on right now.
-    waiting_input: int = 0
-    #: Set at stop for a tool that was waiting for input: its task stays parked for the next start.
-    keep_on_stop: bool = False
-    timers: list[asyncio.TimerHandle] = field(default_factory=list)
-    #: Event-loop time until which this node surely holds the task's lease (self-fencing), in s.
-    lease_valid_until: float = 0.0
-    #: The tool itself, apart from `task` (which also stores the outcome): a hard cancel stops
-    #: this one only, so the outcome's retries are never cut.
-    tool: asyncio.Future[Outcome] | None = None
-
-
-class Admission:
-    """A task admitted by `Executor.admit()`: run it with `Executor.run(..., admission)` once
-    stored, or `withdraw()` it when it could not be stored. Either may be called once."""
-
-    __slots__ = ("_executor", "_open")
-
-    def __init__(self, executor: Executor) -> None:
-        self._executor = executor
-        self._open = True
-
-    def close(self) -> bool:
-        """Settle the admission; returns whether it was still open."""
-        if not self._open:
-            return False
-        self._open = False
-        self._executor._settled()
-        return True
-
-    def withdraw(self) -> None:
-        """The task was not stored: nothing will run (idempotent)."""
-        self.close()
-
-
-class _TaskSink:
-    """Progress and status messages of a task running here."""
-
-    def __init__(self, executor: Executor, running: _Running) -> None:
-        self._executor = executor
-        self._running = running
-
-    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
-        self._executor.bus.publish_progress(self._running.record, progress, total, message)
-
-    async def status_message(self, message: str | None) -> None:
-        record = self._running.record
-        updated = await self._executor.store.set_status_message(
-            record.task_id, record.attempt, self._executor.node, message, self._executor.db_now()
-        )
-        if updated is not None:
-            self._running.record = updated
-            self._executor.bus.publish(updated)
-
-    async def ask(self, key: str, method: InputMethod, params: dict[str, Any]) -> dict[str, Any]:
-        executor, running = self._executor, self._running
-        record = running.record
-        _require_capability(record, method)
-        stored = await executor.store.request_input(
-            record.task_id, record.attempt, executor.node, key, method, params, executor.db_now()
-        )
-        if stored is None:
-            raise TaskCancelled()  # cancelled, finished or taken over meanwhile
-        current, request = stored
-        if request.response is not None:
-            return request.response  # answered before (this is a re-run): not asked again
-        if request.method != method:
-            raise RuntimeError(f"question {key} was {request.method} before and is {method} now")
-        if current.status is not record.status:
-            executor.bus.publish(current)
-        running.record = current
-        executor.bus.publish_input(current, request)
-        running.waiting_input += 1
-        metrics.question_asked()
-        input_span = tracing.start_input(method, key)
-        asked_at = asyncio.get_running_loop().time()
-        waited_s: float | None = None
-        try:
-            with executor.bus.watching(record.task_id) as changed:
-                while True:
-                    latest = await executor.store.get_input_request(record.task_id, key)
-                    if latest is None:
-                        raise TaskCancelled()  # the task was deleted
-                    if latest.response is not None:
-                        waited_s = asyncio.get_running_loop().time() - asked_at
-                        return latest.response
-                    running.context.check_cancelled()
-                    cancelled = asyncio.ensure_future(running.context.wait_cancelled())
-                    woken = asyncio.ensure_future(changed.wait(INPUT_POLL_S))
-                    try:
-                        await asyncio.wait({cancelled, woken}, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        cancelled.cancel()
-                        woken.cancel()
-        finally:
-            running.waiting_input -= 1
-            metrics.question_settled(method, waited_s)
-            input_span.end()
-
-
-def _require_capability(record: TaskRecord, method: InputMethod) -> None:
-    capability = "elicitation" if method == ELICITATION else "sampling"
-    if capability not in (record.client_capabilities or {}):
-        raise InputUnavailable(
-            capability,
-            f"The tool asked the client a question ({method}), but the client did not declare "
-            f"the {capability} capability",
-        )
 
 
 class Executor:
@@ -252,25 +90,28 @@ class Executor:
         self.node = node or new_node_id()
         self.leases = leases or Leases()
         self.retention = retention or Retention()
-        self._running: dict[str, _Running] = {}
-        self._side_tasks: list[asyncio.Task[None]] = []
+        self._running: dict[str, RunningTool] = {}
+        self._side_tasks = SideTasks()
         self._stopping = False
         self._rechecking: asyncio.Task[None] | None = None
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         #: Tasks changed again while their refresh was reading: read once more after it.
         self._refresh_again: set[str] = set()
-        #: This host's clock minus the database's (`db_now`), measured at each heartbeat.
-        self._clock_offset = timedelta(0)
-        #: Fires when the first lease held here is about to run out unrenewed (self-fencing).
-        self._fence_timer: asyncio.TimerHandle | None = None
         #: Tasks whose outcome could not be stored: task id -> attempt (see OUTCOME_LOST_MESSAGE).
         self._lost: dict[str, int] = {}
-        #: Fenced tasks whose lease is still to be released: task id -> attempt. Their tools are
-        #: stopped; the heartbeat must not keep their leases alive.
-        self._fenced: dict[str, int] = {}
-        #: Leases the last heartbeat renewed for tasks no tool runs here: task id -> attempt.
-        #: Held so for two heartbeats in a row, a lease is released (see `_release_strays`).
-        self._strays: dict[str, int] = {}
+        self.keeper = LeaseKeeper(store, self.node, self.leases, self._running, self.cancel_local)
+        self.recovery = LeaseRecovery(
+            store,
+            bus,
+            self.keeper,
+            node=self.node,
+            resolver=resolver,
+            running=self._running,
+            lost=self._lost,
+            stopping=lambda: self._stopping,
+            run=self.run,
+        )
+        self.sweeper = TtlSweeper(store, bus, self.retention, self.keeper.db_now, self.cancel_local)
         #: Admitted tasks not run or withdrawn yet (`admit`); `stop()` waits for them.
         self._admitted = 0
         self._no_admitted = asyncio.Event()
@@ -284,17 +125,21 @@ class Executor:
     async def start(self) -> None:
         """Measure the database's clock, recover what a previous process left behind, then start
         the side tasks."""
-        await self._measure_clock()
-        await self._recover_once()
-        side_tasks: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
-            ("heartbeat", self._heartbeat_loop),
-            ("recover_leases", self._recover_loop),
-            ("sweep_ttl", self._sweep_loop),
-        ]
+        await self.keeper.measure_clock()
+        await self.recovery.recover_expired()
+        side = self._side_tasks
+        side.start(
+            "heartbeat",
+            self.heartbeat,
+            self.leases.heartbeat_s,
+            retry_s=min(HEARTBEAT_RETRY_S, self.leases.heartbeat_s),
+        )
+        side.start("recover_leases", self.recovery.recover_expired, self.leases.recover_interval_s)
+        side.start("sweep_ttl", self.sweeper.sweep, self.retention.sweep_interval_s)
         if self.store.connector.polls_for_changes:
-            side_tasks.append(("watch_changes", self._watch_changes_loop))
-        for name, loop in side_tasks:
-            self._side_tasks.append(asyncio.create_task(loop(), name=f"mcptasks.{name}"))
+            # Another process on the same SQLite file (a second stdio server of the user) may
+            # cancel or answer a task running here; looking costs no query.
+            side.start("watch_changes", self._look_for_external_changes, EXTERNAL_CHANGE_POLL_S)
 
     async def stop(self) -> None:
         """Stop claiming, give running tools the shutdown grace, then cancel and fail the rest.
@@ -302,16 +147,10 @@ class Executor:
         Idempotent: a second call waits for nothing new.
         """
         self._stopping = True
-        if self._fence_timer is not None:
-            self._fence_timer.cancel()
+        self.keeper.stop()
         for refresh in list(self._refreshing.values()):
             refresh.cancel()
-        for side in self._side_tasks:
-            side.cancel()
-        for side in self._side_tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await side
-        self._side_tasks.clear()
+        await self._side_tasks.stop()
         # Creates admitted before the stop are stored and answered: wait for them to be run (or
         # withdrawn), so their tasks get the same grace as the others.
         if self._admitted:
@@ -353,11 +192,11 @@ class Executor:
 
     def lease_until(self) -> timedelta:
         """The lease length as a timedelta."""
-        return timedelta(seconds=self.leases.duration_s)
+        return self.keeper.lease_until()
 
     def db_now(self) -> datetime:
         """The database's time now, as this node estimates it (aware UTC): leases are set on it."""
-        return utcnow() + self._clock_offset
+        return self.keeper.db_now()
 
     def admit(self) -> Admission:
         """Admit one new task, before its row is stored (an answer must match what is stored).
@@ -369,7 +208,7 @@ class Executor:
             raise ServerStopping()
         self._admitted += 1
         self._no_admitted.clear()
-        return Admission(self)
+        return Admission(self._settled)
 
     def _settled(self) -> None:
         self._admitted -= 1
@@ -392,15 +231,11 @@ class Executor:
             return  # its lease runs out; the next start recovers it by its tool's policy
         if self._stopping:
             invoke = _not_started  # the stop began: the tool does not start (see `_run_one`)
-        running = _Running(record=record)
-        running.context = TaskContext(record.task_id, _TaskSink(self, running), attempt=record.attempt)
+        running = RunningTool(record=record)
+        sink = TaskSink(self.store, self.bus, self.node, self.db_now, running)
+        running.context = TaskContext(record.task_id, sink, attempt=record.attempt)
         # The lease was set on the database's clock when the task was created or claimed.
-        loop_now = asyncio.get_running_loop().time()
-        if record.lease_expires_at is not None:
-            lease_left_s = (record.lease_expires_at - self.db_now()).total_seconds()
-        else:
-            lease_left_s = self.leases.duration_s
-        running.lease_valid_until = loop_now + lease_left_s - self._lease_safety_s()
+        running.lease_valid_until = self.keeper.valid_until(record)
         self._running[record.task_id] = running
         if self._stopping:
             running.hard_reason = "stopping"
@@ -409,7 +244,7 @@ class Executor:
         running.task = asyncio.create_task(
             self._run_one(running, invoke), name=f"mcptasks.task.{record.task_id}"
         )
-        self._arm_fence()
+        self.keeper.arm()
 
     def cancel_local(self, task_id: str) -> None:
         """Fire the token of a tool running here, and cancel it hard after the grace period."""
@@ -420,7 +255,7 @@ class Executor:
         loop = asyncio.get_running_loop()
         running.timers.append(loop.call_later(self.leases.cancel_grace_s, self._hard_cancel, running))
 
-    def _hard_cancel(self, running: _Running) -> None:
+    def _hard_cancel(self, running: RunningTool) -> None:
         tool = running.tool
         if tool is not None and not tool.done():
             logger.info(
@@ -431,7 +266,7 @@ class Executor:
             running.hard_reason = running.hard_reason or "cancelled"
             tool.cancel()
 
-    async def _run_one(self, running: _Running, invoke: Invoke) -> None:
+    async def _run_one(self, running: RunningTool, invoke: Invoke) -> None:
         record = running.record
         # This asyncio task's records (the tool's own included) name the task it runs.
         set_task(record.task_id, record.tool_name, record.attempt)
@@ -448,10 +283,10 @@ class Executor:
                 finally:
                     running.tool = None
             except TaskCancelled:
-                outcome = None if running.context.is_cancelled else _crash()
+                outcome = None if running.context.is_cancelled else failure(CRASH_MESSAGE)
             except asyncio.CancelledError:
                 if running.hard_reason == "fenced":
-                    await self._release_fenced(running)
+                    await self.keeper.release_fenced(running)
                     return
                 if running.hard_reason != "stopping":
                     return  # cancelled by its client: nothing of ours to store
@@ -462,20 +297,20 @@ class Executor:
                     record.tool_name,
                     extra={"action": "tool_crash", "task_id": record.task_id},
                 )
-                outcome = _crash()
+                outcome = failure(CRASH_MESSAGE)
             if outcome is None and running.hard_reason == "fenced":
-                await self._release_fenced(running)
+                await self.keeper.release_fenced(running)
                 return
             if outcome is None:
                 if not (
                     running.hard_reason == "stopping" or (self._stopping and running.context.is_cancelled)
                 ):
                     return  # cancelled by the client (the store says so)
-                if running.keep_on_stop or self._policy(record.tool_name) == "rerun":
+                if running.keep_on_stop or self.recovery.policy(record.tool_name) == "rerun":
                     # Kept for the next start: parked questions stay answerable; a rerun tool runs again.
                     await self.store.release_lease(record.task_id, record.attempt, self.node)
                     return
-                outcome = Failed(ErrorInfo(-32603, INTERRUPTED_MESSAGE), INTERRUPTED_MESSAGE)
+                outcome = failure(INTERRUPTED_MESSAGE)
             with tracing.outcome_span():
                 finished = await self._store_outcome(running, outcome)
             if finished is not None:
@@ -493,7 +328,7 @@ class Executor:
                 timer.cancel()
             self._running.pop(record.task_id, None)
 
-    async def _store_outcome(self, running: _Running, outcome: Outcome) -> TaskRecord | None:
+    async def _store_outcome(self, running: RunningTool, outcome: Outcome) -> TaskRecord | None:
         """Store `outcome`, again and again with a growing delay while the lease surely lasts.
 
         Returns the terminal record, or None when the worker lost the task (cancelled, taken
@@ -536,135 +371,19 @@ class Executor:
 
     # -- side tasks ------------------------------------------------------------------------------
 
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            try:
-                await self.heartbeat()
-            except StoreError as exc:
-                # An outage is logged once by the store (`StoreHealth`), not at every heartbeat.
-                logger.debug("could not renew the leases held here: %s", exc, extra={"action": "heartbeat"})
-                await asyncio.sleep(min(HEARTBEAT_RETRY_S, self.leases.heartbeat_s))
-                continue
-            except Exception:
-                logger.exception("heartbeat failed", extra={"action": "heartbeat"})
-            await asyncio.sleep(self.leases.heartbeat_s)
-
     async def heartbeat(self) -> None:
-        """Renew this node's leases (on the database's clock), fire the token of every task whose
-        lease was not renewed, and fail the tasks whose outcome was lost.
+        """Renew this node's leases (on the database's clock), fire the token of every tool whose
+        lease was not renewed, and fail the tasks whose outcome was lost (`LeaseKeeper.renew`).
 
         Raises: StoreError when the leases could not be renewed (the fence timer keeps running).
         """
-        started = asyncio.get_running_loop().time()
-        # Only tools started before the renewal are judged by it: a task committed meanwhile may
-        # be missing from what it returns, and is not lost for that.
-        judged = dict(self._running)
-        await self._measure_clock()
-        renewed = await self.store.renew_leases(self.node, self.db_now() + self.lease_until())
-        valid_until = started + self.leases.duration_s - self._lease_safety_s()
-        for task_id, running in self._still_running(judged):
-            if renewed.get(task_id) != running.record.attempt:
-                self.cancel_local(task_id)
-            elif running.hard_reason != "fenced":
-                running.lease_valid_until = max(running.lease_valid_until, valid_until)
-        self._arm_fence()
-        await self._release_strays(renewed)
-        for task_id, attempt in list(self._fenced.items()):
-            await self.store.release_lease(task_id, attempt, self.node)
-            self._fenced.pop(task_id, None)
+        await self.keeper.renew(keep=self._lost)
         for task_id, attempt in list(self._lost.items()):
             await self._fail_lost(task_id, attempt)
 
-    def _still_running(self, judged: dict[str, _Running]) -> list[tuple[str, _Running]]:
-        """The tools of `judged` (a copy of `_running` taken before a read) that still run."""
-        return [
-            (task_id, running) for task_id, running in judged.items() if self._running.get(task_id) is running
-        ]
-
-    async def _release_strays(self, renewed: dict[str, int]) -> None:
-        """Give up leases held here for two heartbeats in a row with no tool running, so lease
-        recovery applies the tool's policy instead of this node renewing them for ever.
-
-        A task between its commit and its tool's start is held so for an instant, never for two
-        heartbeats; a lease held longer is a defect, logged once per task.
-        """
-        strays = {
-            task_id: attempt
-            for task_id, attempt in renewed.items()
-            if task_id not in self._running and task_id not in self._lost and task_id not in self._fenced
-        }
-        for task_id, attempt in list(strays.items()):
-            if self._strays.get(task_id) == attempt:
-                logger.warning(
-                    "releasing a lease held here with no tool running",
-                    extra={"action": "release", "task_id": task_id},
-                )
-                await self.store.release_lease(task_id, attempt, self.node)
-                del strays[task_id]
-        self._strays = strays
-
-    async def _measure_clock(self) -> None:
-        """How far the database's clock is from this host's (none to measure on SQLite)."""
-        if self.store.connector.polls_for_changes:
-            return  # SQLite: every process on the file shares this host's clock
-        before = utcnow()
-        database = await self.store.database_time()
-        after = utcnow()
-        self._clock_offset = database - (before + (after - before) / 2)
-
-    def _lease_safety_s(self) -> float:
-        """How much sooner than the database this node considers a lease ended, in s."""
-        return min(LEASE_SAFETY_S, self.leases.duration_s / 10)
-
-    def _arm_fence(self) -> None:
-        """Set the fence timer to the first lease held here that would run out unrenewed, less
-        the cancel grace (the tool gets its grace before another node may take the task)."""
-        if self._fence_timer is not None:
-            self._fence_timer.cancel()
-            self._fence_timer = None
-        deadlines = [r.lease_valid_until for r in self._running.values() if r.hard_reason != "fenced"]
-        if deadlines and not self._stopping:
-            fence_at = min(deadlines) - self.leases.cancel_grace_s
-            self._fence_timer = asyncio.get_running_loop().call_at(fence_at, self._fence)
-
-    def _fence(self) -> None:
-        """Leases were not renewed in time: stop their tools before another node may take over.
-
-        Each such tool's token fires now; it is cancelled hard when its lease surely ends. Its
-        task is left as it is in SQL: the node that takes it over decides (rerun or fail).
-        """
-        self._fence_timer = None
-        loop = asyncio.get_running_loop()
-        due = [
-            running
-            for running in self._running.values()
-            if running.hard_reason != "fenced"
-            and running.lease_valid_until - self.leases.cancel_grace_s <= loop.time() + 0.001
-        ]
-        if due:
-            logger.error(
-                "cannot renew the leases held here: stopping %d tools before the leases run out",
-                len(due),
-                extra={"action": "fence"},
-            )
-        for running in due:
-            running.hard_reason = "fenced"
-            running.context._cancel()
-            running.timers.append(loop.call_at(running.lease_valid_until, self._hard_cancel, running))
-        self._arm_fence()
-
-    async def _release_fenced(self, running: _Running) -> None:
-        """A fenced tool stopped: give its lease up so recovery decides (rerun or fail) at once,
-        or at the next heartbeat that reaches the store."""
-        record = running.record
-        try:
-            await self.store.release_lease(record.task_id, record.attempt, self.node)
-        except StoreError:
-            self._fenced[record.task_id] = record.attempt
-
     async def _fail_lost(self, task_id: str, attempt: int) -> None:
         """Fail a task whose outcome could not be stored, if this node still holds it."""
-        lost = Failed(ErrorInfo(-32603, OUTCOME_LOST_MESSAGE), OUTCOME_LOST_MESSAGE)
+        lost = failure(OUTCOME_LOST_MESSAGE)
         finished = await self.store.finish_task(task_id, attempt, self.node, lost, self.db_now())
         self._lost.pop(task_id, None)
         if finished is not None:
@@ -674,12 +393,8 @@ class Executor:
             )
             self.bus.publish(finished)
 
-    async def _watch_changes_loop(self) -> None:
-        # Another process on the same SQLite file (a second stdio server of the user) may cancel or
-        # answer a task running here; looking costs no query (store.check_external_changes).
-        while True:
-            await asyncio.sleep(EXTERNAL_CHANGE_POLL_S)
-            self.store.check_external_changes()
+    async def _look_for_external_changes(self) -> None:
+        self.store.check_external_changes()
 
     def _on_external_change(self, task_id: str | None) -> None:
         """Another process changed `task_id` (None: maybe any task): waiters re-read it, and a tool
@@ -735,118 +450,21 @@ class Executor:
         except StoreError:
             logger.debug("could not re-read the leases held here", extra={"action": "recheck_leases"})
             return
-        for task_id, running in self._still_running(judged):
+        for task_id, running in judged.items():
+            if self._running.get(task_id) is not running:
+                continue  # ended meanwhile
             if held.get(task_id) != running.record.attempt:
                 self.cancel_local(task_id)  # cancelled, finished or taken over by another process
 
-    async def _recover_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.leases.recover_interval_s)
-            try:
-                await self._recover_once()
-            except StoreError as exc:
-                _log_store_error("lease recovery", exc)
-            except Exception:
-                logger.exception("lease recovery failed", extra={"action": "recover_leases"})
-
-    async def _recover_once(self) -> None:
-        """Recover active tasks whose lease ran out or was released (their worker is gone)."""
-        now = self.db_now()
-        for record in await self.store.expired_leases(now, 100):
-            if record.task_id not in self._running:
-                await self.recover(record, now)
-
-    def _policy(self, tool_name: str) -> RecoveryPolicy | None:
-        # Without a resolver (an executor used on its own) every tool counts as "fail".
-        return "fail" if self.resolver is None else self.resolver.recovery_policy(tool_name)
-
     async def recover(self, record: TaskRecord, now: datetime | None = None) -> None:
-        """Apply the tool's `on_restart` policy to an active task no worker holds.
-
-        "rerun": claim it as the next attempt and run the tool again here. "fail" (or a tool no
-        longer served): fail it with a statusMessage saying why. A no-op if a worker holds it.
-        """
-        now = now or self.db_now()
-        if record.task_id in self._running or (
-            record.lease_node is not None
-            and record.lease_expires_at is not None
-            and record.lease_expires_at >= now
-        ):
-            return
-        policy = None if record.task_id in self._lost else self._policy(record.tool_name)
-        if policy == "rerun" and self._stopping:
-            return  # left as it is: the next start runs it again (an answer stored now is kept)
-        if policy == "rerun" and self.resolver is not None:
-            claimed = await self.store.claim_for_rerun(record, self.node, now + self.lease_until(), now)
-            if claimed is not None:
-                metrics.lease_recovered("rerun")
-                logger.info(
-                    "running task again as attempt %d",
-                    claimed.attempt,
-                    extra={"action": "rerun", "task_id": record.task_id},
-                )
-                self.run(claimed, self.resolver.invoker(claimed))
-            return
-        if record.task_id in self._lost:
-            message = OUTCOME_LOST_MESSAGE  # the tool did finish: not run again, and not "interrupted"
-        elif policy is None:
-            message = UNKNOWN_TOOL_MESSAGE
-        elif record.status is TaskStatus.INPUT_REQUIRED:
-            message = INTERRUPTED_WAITING_MESSAGE
-        else:
-            message = INTERRUPTED_MESSAGE
-        failed = await self.store.fail_unleased(record, message, now)
-        self._lost.pop(record.task_id, None)
-        if failed is not None:
-            metrics.lease_recovered("failed")
-            finished_metrics(failed)
-            logger.info(
-                "failed a task interrupted by a stop", extra={"action": "recover", "task_id": record.task_id}
-            )
-            self.bus.publish(failed)
-
-    async def _sweep_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.retention.sweep_interval_s)
-            try:
-                await self.sweep()
-            except StoreError as exc:
-                _log_store_error("ttl sweep", exc)
-            except Exception:
-                logger.exception("ttl sweep failed", extra={"action": "sweep_ttl"})
+        """Apply the tool's `on_restart` policy to an active task no worker holds
+        (`LeaseRecovery.recover`). Raises: StoreError."""
+        await self.recovery.recover(record, now)
 
     async def sweep(self) -> int:
-        """Fail active tasks past their ttl, then delete expired terminal tasks; returns deletions."""
-        now = self.db_now()
-        keep = timedelta(seconds=self.retention.expired_keep_s)
-        for record in await self.store.fail_expired(now, keep, self.retention.sweep_batch):
-            finished_metrics(record)
-            self.bus.publish(record)
-            self.cancel_local(record.task_id)
-        deleted = 0
-        while True:
-            count = await self.store.delete_expired(now, self.retention.sweep_batch)
-            metrics.expired_deleted(count)
-            deleted += count
-            if count < self.retention.sweep_batch:
-                return deleted
-
-
-def finished_metrics(record: TaskRecord) -> None:
-    """Count a task this process just made terminal (`observe.metrics.task_finished`)."""
-    elapsed = (record.last_updated_at - record.created_at).total_seconds()
-    metrics.task_finished(record.tool_name, record.status.value, elapsed)
-
-
-def _log_store_error(what: str, exc: StoreError) -> None:
-    """A side task met a store error: an outage is logged by `StoreHealth` (DEBUG here); anything
-    else once, without the driver's text, which may quote the statement's values."""
-    if exc.unavailable:
-        logger.debug("%s: %s", what, exc.message, extra={"action": what})
-    else:
-        logger.error(
-            "%s failed: %s (%s)", what, exc.message, type(exc.__cause__).__name__, extra={"action": what}
-        )
+        """Fail active tasks past their ttl, then delete expired terminal tasks; returns deletions
+        (`TtlSweeper.sweep`). Raises: StoreError."""
+        return await self.sweeper.sweep()
 
 
 async def _not_started(context: TaskContext) -> Outcome:
@@ -854,17 +472,4 @@ async def _not_started(context: TaskContext) -> Outcome:
     raise TaskCancelled()
 
 
-def _crash() -> Failed:
-    return Failed(ErrorInfo(-32603, CRASH_MESSAGE), CRASH_MESSAGE)
-
-
-__all__ = [
-    "CRASH_MESSAGE",
-    "Admission",
-    "INTERRUPTED_MESSAGE",
-    "INTERRUPTED_WAITING_MESSAGE",
-    "Executor",
-    "Invoke",
-    "ToolResolver",
-    "new_node_id",
-]
+__all__ = ["EXTERNAL_CHANGE_POLL_S", "HEARTBEAT_RETRY_S", "Executor", "new_node_id"]

@@ -22,8 +22,10 @@ from mcptasks.core.model import InputRequest, TaskRecord, TaskResult, Wire
 from mcptasks.core.owner import Owner
 from mcptasks.observe import metrics, tracing
 from mcptasks.runtime.bus import TaskBus
-from mcptasks.runtime.executor import Executor, Invoke, finished_metrics
+from mcptasks.runtime.executor import Executor
 from mcptasks.runtime.options import LIST_PAGE_SIZE, Retention
+from mcptasks.runtime.outcomes import finished_metrics
+from mcptasks.runtime.running import Invoke
 from mcptasks.store.store import AnswerOutcome, Store
 
 #: statusMessage of a task cancelled by its client.

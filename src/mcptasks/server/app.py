@@ -36,9 +36,10 @@ from mcptasks.auth.config import AuthConfig
 from mcptasks.core.errors import ConfigurationError, StoreError
 from mcptasks.core.model import RecoveryPolicy, TaskRecord, TaskSupport
 from mcptasks.runtime.bus import TaskBus
-from mcptasks.runtime.executor import Executor, Invoke
+from mcptasks.runtime.executor import Executor
 from mcptasks.runtime.manager import TaskManager
 from mcptasks.runtime.options import Leases, Retention
+from mcptasks.runtime.running import Invoke
 from mcptasks.server.auth import build_auth, protected_resource_metadata
 from mcptasks.server.envelope import guard_envelopes
 from mcptasks.server.extension import TasksExtension

@@ -34,7 +34,8 @@ from pydantic import ValidationError
 from mcptasks.core.errors import InvalidParams, TaskCancelled, TaskError
 from mcptasks.core.model import Completed, ErrorInfo, Failed, Outcome, RecoveryPolicy, TaskSupport
 from mcptasks.runtime.context import TaskContext
-from mcptasks.runtime.executor import CRASH_MESSAGE, Invoke
+from mcptasks.runtime.outcomes import CRASH_MESSAGE
+from mcptasks.runtime.running import Invoke
 from mcptasks.runtime.threads import run_in_daemon_thread
 from mcptasks.wire.params import describe_problem, field_of
 

@@ -12,8 +12,9 @@ from mcptasks.core.model import Completed, Outcome
 from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
 from mcptasks.runtime.context import TaskContext
-from mcptasks.runtime.executor import INTERRUPTED_MESSAGE, Executor
+from mcptasks.runtime.executor import Executor
 from mcptasks.runtime.manager import TaskManager
+from mcptasks.runtime.outcomes import INTERRUPTED_MESSAGE
 from mcptasks.store.store import Store
 
 OWNER = Owner.session("admission-tests")

@@ -17,14 +17,9 @@ from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.context import TaskContext
-from mcptasks.runtime.executor import (
-    CRASH_MESSAGE,
-    INTERRUPTED_MESSAGE,
-    INTERRUPTED_WAITING_MESSAGE,
-    Executor,
-    new_node_id,
-)
+from mcptasks.runtime.executor import Executor, new_node_id
 from mcptasks.runtime.options import Leases
+from mcptasks.runtime.outcomes import CRASH_MESSAGE, INTERRUPTED_MESSAGE, INTERRUPTED_WAITING_MESSAGE
 from mcptasks.store.store import Store
 
 TaskFactory = Callable[..., Awaitable[TaskRecord]]

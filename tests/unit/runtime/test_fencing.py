@@ -22,9 +22,11 @@ from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.context import TaskContext
-from mcptasks.runtime.executor import OUTCOME_LOST_MESSAGE, Executor, Invoke
+from mcptasks.runtime.executor import Executor
 from mcptasks.runtime.manager import TaskManager
 from mcptasks.runtime.options import Leases, Retention
+from mcptasks.runtime.outcomes import OUTCOME_LOST_MESSAGE
+from mcptasks.runtime.running import Invoke
 from mcptasks.store.store import Store
 from support.proxy import PausableProxy, pausable_proxy
 

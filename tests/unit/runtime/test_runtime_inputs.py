@@ -31,17 +31,14 @@ from mcptasks.core.model import (
 )
 from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
-from mcptasks.runtime import executor as executor_module
+from mcptasks.runtime import running as running_module
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.context import TaskContext
-from mcptasks.runtime.executor import (
-    INTERRUPTED_WAITING_MESSAGE,
-    UNKNOWN_TOOL_MESSAGE,
-    Executor,
-    Invoke,
-)
+from mcptasks.runtime.executor import Executor
 from mcptasks.runtime.manager import TaskManager
 from mcptasks.runtime.options import Leases, Retention
+from mcptasks.runtime.outcomes import INTERRUPTED_WAITING_MESSAGE, UNKNOWN_TOOL_MESSAGE
+from mcptasks.runtime.running import Invoke
 from mcptasks.server.tools import build_tool, task_invoker
 from mcptasks.store.store import Store
 
@@ -242,7 +239,7 @@ async def test_elicit_parks_the_task_and_the_answer_wakes_the_tool(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The waiting tool re-reads the store only every minute: the answer must wake it in-process.
-    monkeypatch.setattr(executor_module, "INPUT_POLL_S", 60.0)
+    monkeypatch.setattr(running_module, "INPUT_POLL_S", 60.0)
     statuses: list[TaskStatus] = []
     bus.on_status(lambda record: statuses.append(record.status))
     asked: list[InputRequest] = []
