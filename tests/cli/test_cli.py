@@ -197,7 +197,7 @@ def garbage_file(path: Path) -> Path:
             ],
         ),
         (["db", "upgrade"], ["DB", "SQL", "LOG_LEVEL", "LOG_FORMAT"]),
-        (["db", "current"], ["DB", "LOG_LEVEL", "LOG_FORMAT"]),
+        (["db", "current"], ["DB", "JSON", "LOG_LEVEL", "LOG_FORMAT"]),
         (["tasks", "list"], ["DB", "OWNER", "STATUS", "LIMIT", "JSON", "LOG_LEVEL", "LOG_FORMAT"]),
         (["tasks", "show"], ["DB", "JSON", "LOG_LEVEL", "LOG_FORMAT"]),
     ],
@@ -323,6 +323,43 @@ def test_db_current_on_an_empty_database_says_none(tmp_path: Path) -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"none (not at head {head_revision()}: run `mcptasks db upgrade`)\n"
+
+
+def test_db_current_json(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    db = upgraded_db(tmp_path)
+
+    before = run_cli("db", "current", "--json", "--db", str(empty), cwd=tmp_path)
+    after = run_cli("db", "current", "--json", "--db", str(db), cwd=tmp_path)
+    from_env = run_cli("db", "current", cwd=tmp_path, env=cli_env(MCPTASKS_JSON="1", MCPTASKS_DB=str(db)))
+    missing = run_cli("db", "current", "--json", "--db", str(tmp_path / "nope.db"), cwd=tmp_path)
+
+    head = head_revision()
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout) == {
+        "database": str(empty),
+        "revision": None,
+        "head": head,
+        "at_head": False,
+    }
+    assert after.returncode == 0, after.stderr
+    assert json.loads(after.stdout) == {"database": str(db), "revision": head, "head": head, "at_head": True}
+    assert json.loads(from_env.stdout) == json.loads(after.stdout)
+    # A failure is the usual one line on stderr, not JSON on stdout.
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr.startswith("mcptasks: error: no database at ")
+
+
+@pytest.mark.postgres
+def test_db_current_json_on_postgres_hides_the_password(tmp_path: Path, postgres_url: Any) -> None:
+    url = postgres_url.set(password="hunter2-not-needed")
+    done = run_cli("db", "current", "--json", "--db", url.render_as_string(hide_password=False), cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["revision"] is None and document["at_head"] is False
+    assert "hunter2" not in done.stdout and document["database"].startswith("postgresql")
 
 
 def test_db_upgrade_sql_prints_the_ddl_without_touching_the_database(tmp_path: Path) -> None:

@@ -39,6 +39,18 @@ from mcptasks.store.schema import metadata, task_events, task_input_requests, ta
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 TABLES = {"tasks", "task_results", "task_input_requests", "task_events"}
+#: The operator views of migration 0005.
+VIEWS = {"v_tasks", "v_pending_inputs", "v_task_history"}
+#: A batch rebuild of a table the views read, done the way migration 0005's docstring says.
+REBUILD_WITH_VIEWS = """
+from alembic import context
+
+views = context.script.get_revision("0005").module
+views.drop_views()
+with op.batch_alter_table("{table}", recreate="always") as batch_op:
+    batch_op.add_column(sa.Column("extra", sa.Text(), nullable=True))
+views.create_views()
+"""
 
 
 @pytest.fixture
@@ -88,6 +100,17 @@ def _drift(connection: Connection) -> list[Any]:
 
 def _table_names(connection: Connection) -> set[str]:
     return set(sa.inspect(connection).get_table_names())
+
+
+def _view_names(connection: Connection) -> set[str]:
+    return set(sa.inspect(connection).get_view_names())
+
+
+def _view_rows(connection: Connection) -> dict[str, int]:
+    return {
+        name: int(connection.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one())
+        for name in sorted(VIEWS)
+    }
 
 
 def _assert_constraints_match_metadata(connection: Connection) -> None:
@@ -230,6 +253,7 @@ async def test_upgrade_from_empty_matches_metadata(engines: Engines) -> None:
     assert await current_revision(engines) == head_revision()
     assert await _on_reader(engines, _drift) == []
     assert await _on_reader(engines, _table_names) == TABLES | {"alembic_version"}
+    assert await _on_reader(engines, _view_names) == VIEWS
     await _on_reader(engines, _assert_constraints_match_metadata)
     # env.py turned foreign keys off on the writer's (only) connection; they must be on again.
     assert await _foreign_keys_on(engines)
@@ -239,12 +263,19 @@ async def test_upgrade_from_empty_matches_metadata(engines: Engines) -> None:
 async def test_round_trip_head_base_head(engines: Engines) -> None:
     await upgrade(engines)
 
+    await _alembic(engines, command.downgrade, "0004")
+    assert await current_revision(engines) == "0004"
+    assert await _on_reader(engines, _view_names) == set()
+    assert await _on_reader(engines, _table_names) == TABLES | {"alembic_version"}
+
     await _alembic(engines, command.downgrade, "base")
     assert await current_revision(engines) is None
     assert await _on_reader(engines, _table_names) == {"alembic_version"}
+    assert await _on_reader(engines, _view_names) == set()
 
     assert await upgrade(engines) == head_revision()
     assert await _on_reader(engines, _drift) == []
+    assert await _on_reader(engines, _view_names) == VIEWS
 
 
 async def test_upgrade_again_keeps_data(engines: Engines) -> None:
@@ -266,13 +297,7 @@ async def test_batch_rebuild_keeps_child_rows(
     await upgrade(engines)
     await _seed(engines)
     before = await _snapshot(engines)
-    extra_revision(
-        "9001",
-        """
-        with op.batch_alter_table("tasks", recreate="always") as batch_op:
-            batch_op.add_column(sa.Column("extra", sa.Text(), nullable=True))
-        """,
-    )
+    extra_revision("9001", REBUILD_WITH_VIEWS.format(table="tasks"))
 
     assert await upgrade(engines) == "9001"
 
@@ -283,13 +308,16 @@ async def test_batch_rebuild_keeps_child_rows(
     assert after["task_events"] == before["task_events"]
     assert after["task_results"] == before["task_results"]
     assert await _foreign_keys_on(engines)
+    # The views were recreated on the rebuilt table and still read every row.
+    assert await _on_reader(engines, _view_names) == VIEWS
+    assert await _on_reader(engines, _view_rows) == {"v_pending_inputs": 0, "v_task_history": 2, "v_tasks": 1}
 
 
-async def test_failed_upgrade_rolls_back_everything(
+async def test_batch_rebuild_without_dropping_the_views_is_refused(
     engines: Engines, extra_revision: Callable[[str, str], None]
 ) -> None:
-    # Transactional DDL (storage-and-auth.md §2.3): nothing is left behind, not even a table
-    # `_alembic_tmp_task_events` of the half-done rebuild.
+    # The trap migration 0005's docstring warns of: SQLite re-checks every view when the rebuilt
+    # copy is renamed, and the table they read was just dropped. The upgrade rolls back whole.
     head = await upgrade(engines)
     await _seed(engines)
     before = await _snapshot(engines)
@@ -300,13 +328,27 @@ async def test_failed_upgrade_rolls_back_everything(
             batch_op.add_column(sa.Column("extra", sa.Text(), nullable=True))
         """,
     )
+
+    with pytest.raises(StoreError, match="error in view v_tasks"):
+        await upgrade(engines)
+
+    assert await current_revision(engines) == head
+    assert await _snapshot(engines) == before
+    assert await _on_reader(engines, _view_names) == VIEWS
+
+
+async def test_failed_upgrade_rolls_back_everything(
+    engines: Engines, extra_revision: Callable[[str, str], None]
+) -> None:
+    # Transactional DDL (storage-and-auth.md §2.3): nothing is left behind, not even a table
+    # `_alembic_tmp_task_events` of the half-done rebuild.
+    head = await upgrade(engines)
+    await _seed(engines)
+    before = await _snapshot(engines)
+    extra_revision("9001", REBUILD_WITH_VIEWS.format(table="tasks"))
     extra_revision(
         "9002",
-        """
-        with op.batch_alter_table("task_events", recreate="always") as batch_op:
-            batch_op.add_column(sa.Column("extra", sa.Text(), nullable=True))
-        op.execute("SELECT * FROM no_such_table")
-        """,
+        REBUILD_WITH_VIEWS.format(table="task_events") + 'op.execute("SELECT * FROM no_such_table")\n',
     )
 
     with pytest.raises(StoreError) as raised:
@@ -320,6 +362,7 @@ async def test_failed_upgrade_rolls_back_everything(
     # One transaction for the whole upgrade: 9001 succeeded, but it is rolled back with 9002.
     assert await current_revision(engines) == head
     assert await _on_reader(engines, _table_names) == TABLES | {"alembic_version"}
+    assert await _on_reader(engines, _view_names) == VIEWS
     assert await _on_reader(engines, _drift) == []
     assert await _snapshot(engines) == before
     assert await _foreign_keys_on(engines)
@@ -421,6 +464,8 @@ def test_offline_sql() -> None:
     for sql in (sqlite, postgres):
         for table in TABLES:
             assert f"CREATE TABLE {table} " in sql
+        for view in VIEWS:
+            assert sql.index(f"CREATE VIEW {view} AS") < sql.index("COMMIT;")
         assert sql.index("BEGIN;") < sql.index("CREATE TABLE tasks") < sql.index("COMMIT;")
     assert sqlite.index("PRAGMA foreign_keys=OFF") < sqlite.index("BEGIN;")
     assert sqlite.index("COMMIT;") < sqlite.index("PRAGMA foreign_keys=ON")
@@ -428,6 +473,8 @@ def test_offline_sql() -> None:
     first_statement = postgres.split("BEGIN;", 1)[1].strip().splitlines()[0]
     assert first_statement.startswith("SELECT pg_advisory_xact_lock(")
     assert "COMMENT ON COLUMN tasks.task_id" in postgres
+    assert "julianday(" in sqlite and "julianday(" not in postgres
+    assert "EXTRACT(EPOCH FROM" in postgres and "EXTRACT(EPOCH FROM" not in sqlite
 
 
 def test_alembic_command_line(tmp_path: Path) -> None:
@@ -462,6 +509,7 @@ async def test_postgres_upgrade_matches_metadata(pg_engines: Engines) -> None:
 
     assert await _on_reader(pg_engines, _drift) == []
     assert await _on_reader(pg_engines, _table_names) == TABLES | {"alembic_version"}
+    assert await _on_reader(pg_engines, _view_names) == VIEWS
     await _on_reader(pg_engines, _assert_constraints_match_metadata)
     await check_at_head(pg_engines)
 
@@ -469,6 +517,11 @@ async def test_postgres_upgrade_matches_metadata(pg_engines: Engines) -> None:
     before = await _snapshot(pg_engines)
     assert await upgrade(pg_engines) == head_revision()
     assert await _snapshot(pg_engines) == before
+    assert await _on_reader(pg_engines, _view_rows) == {
+        "v_pending_inputs": 0,
+        "v_task_history": 2,
+        "v_tasks": 1,
+    }
 
     db = pg_engines.url.render_as_string(hide_password=False)
     checked = await asyncio.to_thread(_run_alembic_cli, "check", db=db)
@@ -479,10 +532,14 @@ async def test_postgres_upgrade_matches_metadata(pg_engines: Engines) -> None:
 @pytest.mark.postgres
 async def test_postgres_round_trip(pg_engines: Engines) -> None:
     await upgrade(pg_engines)
+    await _alembic(pg_engines, command.downgrade, "0004")
+    assert await _on_reader(pg_engines, _view_names) == set()
+    assert await _on_reader(pg_engines, _table_names) == TABLES | {"alembic_version"}
     await _alembic(pg_engines, command.downgrade, "base")
     assert await _on_reader(pg_engines, _table_names) == {"alembic_version"}
     assert await upgrade(pg_engines) == head_revision()
     assert await _on_reader(pg_engines, _drift) == []
+    assert await _on_reader(pg_engines, _view_names) == VIEWS
 
 
 @pytest.mark.postgres

@@ -2,7 +2,7 @@
 
     mcptasks serve [APP | --demo]    serve a TaskServer's tools over Streamable HTTP or stdio
     mcptasks db upgrade [--sql]      migrate the database to the newest schema (or print the SQL)
-    mcptasks db current              print the schema revision of the database
+    mcptasks db current [--json]     print the schema revision of the database
     mcptasks tasks list              the newest tasks of every owner, as a table or JSON
     mcptasks tasks show ID           one task: fields, outcome, history, input requests
 

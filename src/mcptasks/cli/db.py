@@ -1,4 +1,5 @@
-"""`mcptasks db upgrade` and `mcptasks db current`: migrate the schema, and say which revision it is at.
+"""`mcptasks db upgrade` and `mcptasks db current [--json]`: migrate the schema, and say which
+revision it is at.
 
 Also the two database helpers every command uses: the URL of `--db`, and the refusal to open a
 SQLite path that does not exist (connecting would create an empty file there).
@@ -9,13 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+from pydantic import Field
+
 from mcptasks.cli.errors import CLIError, unreachable_as_error
-from mcptasks.cli.settings import CommandSettings, Option
+from mcptasks.cli.settings import CommandSettings, Option, env_name
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -82,6 +86,16 @@ class UpgradeSettings(CommandSettings):
     ] = False
 
 
+class CurrentSettings(CommandSettings):
+    """The settings of `mcptasks db current`."""
+
+    as_json: Annotated[
+        bool,
+        Field(validation_alias=env_name("json")),
+        Option('print one JSON object: {"database", "revision", "head", "at_head"}'),
+    ] = False
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `db upgrade` and `db current` to the `mcptasks` subcommands."""
     db = commands.add_parser("db", help="migrate, back up and query the database")
@@ -98,8 +112,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "current",
         help="print the schema revision of the database and whether it is the newest",
     )
-    CommandSettings.add_options(current)
-    current.set_defaults(settings=CommandSettings, run=run_current)
+    CurrentSettings.add_options(current)
+    current.set_defaults(settings=CurrentSettings, run=run_current)
     from mcptasks.cli import admin  # the acting commands; they import this module's helpers
 
     admin.register_db(db_commands)
@@ -134,11 +148,16 @@ async def _db_upgrade(url: URL) -> int:
     return 0
 
 
-def run_current(settings: CommandSettings, args: argparse.Namespace) -> int:
-    """`db current`: print the database's revision and whether it is the newest."""
+def run_current(settings: CurrentSettings, args: argparse.Namespace) -> int:
+    """`db current [--json]`: print the database's revision and whether it is the newest.
+
+    With `--json`, one object: `database` (the URL without its password, or the file path),
+    `revision` (null: no mcptasks schema), `head` (the revision this mcptasks needs) and `at_head`.
+    Raises: CLIError for a SQLite file that does not exist or a database that cannot be read.
+    """
     url = url_of(settings.db)
     require_existing_file(url)
-    return asyncio.run(_db_current(url))
+    return asyncio.run(_db_current(url, as_json=settings.as_json))
 
 
 async def schema_revision(url: URL) -> str | None:
@@ -155,12 +174,21 @@ async def schema_revision(url: URL) -> str | None:
         await engines.dispose()
 
 
-async def _db_current(url: URL) -> int:
+async def _db_current(url: URL, *, as_json: bool) -> int:
     from mcptasks.store import migrate
+    from mcptasks.store.engine import describe_url
 
     head = migrate.head_revision()
     current = await schema_revision(url)
-    if current == head:
+    if as_json:
+        document = {
+            "database": describe_url(url),
+            "revision": current,
+            "head": head,
+            "at_head": current == head,
+        }
+        print(json.dumps(document, indent=2))
+    elif current == head:
         print(f"{current} (head)")
     else:
         print(f"{current or 'none'} (not at head {head}: run `mcptasks db upgrade`)")

@@ -8,6 +8,11 @@ Four tables, one migration history (`migrations/`), the same on SQLite and Postg
 - `task_events`: every status change, with from/to/at/message: the history of a task.
 
 Times are UTC. Durations are integer milliseconds, as on the wire.
+
+Three read-only views for operators read these tables: `v_tasks`, `v_pending_inputs` and
+`v_task_history` (migration 0005, which holds their SQL; README "Operator views"). They are not in
+`metadata`: the server never reads them, and a migration that rebuilds a table they read drops and
+recreates them.
 """
 
 from __future__ import annotations
