@@ -167,7 +167,8 @@ async def test_one_trace_per_task_over_http(
     assert names == ({"tasks/get", "tasks/result"} if wire == "2025-11-25" else {"tasks/get", "tasks/update"})
     for span in later:
         assert span["attributes"]["mcp.task.id"] == task_id, span
-        assert {link["context"]["span_id"] for link in span["links"]} == {creating["context"]["span_id"]}
+        # One link to the creating span, however often the request read its task.
+        assert [link["context"]["span_id"] for link in span["links"]] == [creating["context"]["span_id"]]
     if propagate:
         # One client trace: creation, run, question, outcome and every later request.
         assert trace_id == client_trace

@@ -111,8 +111,21 @@ def about_request(record: TaskRecord) -> None:
         return
     span.set_attributes(task_attributes(record))
     created = _context_of(record)
-    if created is not None:
-        span.add_link(trace.get_current_span(created).get_span_context(), {"mcp.link": "task.created"})
+    if created is None:
+        return
+    target = trace.get_current_span(created).get_span_context()
+    key = (span.get_span_context().span_id, target.span_id)
+    if key in _linked:
+        return  # a request reads its task more than once (a long tasks/result): one link
+    _linked[key] = None
+    if len(_linked) > _LINKED_CAPACITY:
+        del _linked[next(iter(_linked))]
+    span.add_link(target, {"mcp.link": "task.created"})
+
+
+#: (request span id, creating span id) pairs linked already, oldest first; bounded.
+_linked: dict[tuple[int, int], None] = {}
+_LINKED_CAPACITY = 4096
 
 
 __all__ = [
