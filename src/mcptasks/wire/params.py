@@ -8,14 +8,12 @@ TaskMetadata") and carry the text of validators' exceptions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from mcptasks.core.errors import InvalidParams
-from mcptasks.core.model import TaskRecord, as_utc
 
 M = TypeVar("M", bound=BaseModel)
 #: Longest `taskId` accepted, in characters (ours are 22).
@@ -111,28 +109,3 @@ def task_id_param(model: type[BaseModel], params: Mapping[str, Any] | None) -> s
         if type(task_id) is str and 1 <= len(task_id) <= TASK_ID_MAX_LENGTH:
             return task_id
     return str(getattr(parse_params(model, params), "task_id"))  # noqa: B009 - the models differ
-
-
-def datetime_to_wire(value: datetime) -> str:
-    """An ISO 8601 UTC timestamp with millisecond precision and a `Z` suffix."""
-    utc = as_utc(value)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def task_fields(record: TaskRecord, *, ttl_key: str, poll_key: str) -> dict[str, Any]:
-    """The fields of a Task common to both wires; the ttl and polling keys differ per wire.
-
-    The ttl key is always present (null = unlimited): it is required-nullable on both wires.
-    """
-    task: dict[str, Any] = {
-        "taskId": record.task_id,
-        "status": record.status.value,
-        "createdAt": datetime_to_wire(record.created_at),
-        "lastUpdatedAt": datetime_to_wire(record.last_updated_at),
-        ttl_key: record.ttl_ms,
-    }
-    if record.status_message is not None:
-        task["statusMessage"] = record.status_message
-    if record.poll_interval_ms is not None:
-        task[poll_key] = record.poll_interval_ms
-    return task

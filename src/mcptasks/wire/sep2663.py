@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from mcptasks.core.model import TaskRecord, TaskResult
 from mcptasks.core.status import TaskStatus
-from mcptasks.wire.params import task_fields
+from mcptasks.wire.render import task_fields
 
 #: The extension identifier, advertised under `capabilities.extensions`.
 EXTENSION_ID = "io.modelcontextprotocol/tasks"

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from mcptasks.core.model import TaskRecord
-from mcptasks.wire.params import task_fields
+from mcptasks.wire.render import task_fields
 
 #: `_meta` key tying a message to a task.
 RELATED_TASK_META_KEY = "io.modelcontextprotocol/related-task"

@@ -13,7 +13,8 @@ from mcptasks.core.model import TaskRecord
 from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
 from mcptasks.wire import v2025_11_25 as wire
-from mcptasks.wire.params import datetime_to_wire, parse_params
+from mcptasks.wire.params import parse_params
+from mcptasks.wire.render import datetime_to_wire
 
 WIRE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 CREATED = datetime(2025, 11, 25, 8, 30, 15, 123456, tzinfo=UTC)
