@@ -13,6 +13,9 @@ async def count_to(n: int, delay_ms: int, task: TaskContext) -> str: ...
 not to), recovers tasks a previous process left behind and starts the executor; leaving it gives
 running tools the shutdown grace and fails what is still running. The transports (`run_stdio_async`,
 `run_http_async`, `streamable_http_app`) enter it themselves when it is not open yet.
+
+Long on purpose: `TaskServer` is both the public class and the composition root (configuration,
+lifecycle, transports); the request-time parts live in their own modules.
 """
 
 from __future__ import annotations
