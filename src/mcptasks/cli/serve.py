@@ -33,7 +33,7 @@ from mcptasks.runtime.options import (
     Leases,
     Retention,
 )
-from mcptasks.server.inputs import CLIENT_REQUEST_TIMEOUT_S
+from mcptasks.server.v2025_11_25.questions import CLIENT_REQUEST_TIMEOUT_S
 from mcptasks.store.view import DEFAULT_CAPACITY as VIEW_CAPACITY
 
 if TYPE_CHECKING:

@@ -23,6 +23,9 @@ unleased tasks by `on_restart` policy `recovery.py`; the ttl sweeper `sweeper.py
 - A new task is admitted (`admit()`) before its row is stored: once the stop began, admission is
   refused (nothing is stored, the client hears `ServerStopping`), and a task admitted before is
   run, or handled like any task the stop interrupts, so its client's `CreateTaskResult` holds.
+
+Long on purpose: starting, cancelling and stopping tools and storing their outcomes share the one
+map of running tools; leases, recovery and the sweeper are apart.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ async def count_to(n: int, delay_ms: int, task: TaskContext) -> str: ...
 not to), recovers tasks a previous process left behind and starts the executor; leaving it gives
 running tools the shutdown grace and fails what is still running. The transports (`run_stdio_async`,
 `run_http_async`, `streamable_http_app`) enter it themselves when it is not open yet.
+
+Long on purpose: `TaskServer` is both the public class and the composition root (configuration,
+lifecycle, transports); the request-time parts live in their own modules.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -29,35 +33,33 @@ from typing import Any, TypeVar
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
-from mcp_types import CLIENT_CAPABILITIES_META_KEY
 from starlette.applications import Starlette
 
 from mcptasks.auth.config import AuthConfig
 from mcptasks.core.errors import ConfigurationError, StoreError
-from mcptasks.core.model import RecoveryPolicy, TaskRecord, TaskSupport
+from mcptasks.core.model import RecoveryPolicy, TaskSupport
 from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.executor import Executor
 from mcptasks.runtime.manager import TaskManager
 from mcptasks.runtime.options import Leases, Retention
-from mcptasks.runtime.running import Invoke
 from mcptasks.server.auth import build_auth, protected_resource_metadata
+from mcptasks.server.calls import answers_at_once
 from mcptasks.server.envelope import guard_envelopes
-from mcptasks.server.extension import TasksExtension
+from mcptasks.server.guard import ErrorGuardMiddleware
 from mcptasks.server.health import READY_TIMEOUT_S, health_routes
-from mcptasks.server.inputs import CLIENT_REQUEST_TIMEOUT_S, LegacyQuestions
 from mcptasks.server.logs import install_redaction
-from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
-from mcptasks.server.notify import LegacyNotifier
 from mcptasks.server.owner import OwnerScope
 from mcptasks.server.responses import ResponseModeMiddleware
+from mcptasks.server.sep2663 import TasksExtension
+from mcptasks.server.state import ServerState
 from mcptasks.server.stopping import StoppingMiddleware
-from mcptasks.server.streams import GetStreams, GetStreamTracker
-from mcptasks.server.tools import TaskTool, build_tool, task_invoker
+from mcptasks.server.tools import ToolRegistry, build_tool
+from mcptasks.server.v2025_11_25.middleware import TasksMiddleware
+from mcptasks.server.v2025_11_25.questions import CLIENT_REQUEST_TIMEOUT_S
+from mcptasks.server.v2025_11_25.streams import GetStreamTracker
 from mcptasks.server.workarounds import (
-    add_prebuilt_tool,
     answer_with_json_per_request,
     apply_auth,
-    has_sdk_tool,
     refine_auth_routes,
     run_stdio_guarded,
 )
@@ -66,7 +68,6 @@ from mcptasks.store.engine import create_engines, database_url, describe_url, is
 from mcptasks.store.sqlite import sqlite_version_problem
 from mcptasks.store.store import Store
 from mcptasks.store.view import DEFAULT_CAPACITY as VIEW_CAPACITY
-from mcptasks.wire import sep2663
 
 logger = logging.getLogger("mcptasks.server")
 
@@ -84,7 +85,7 @@ STDIO_STOP_WAIT_S = 1.0
 DEFAULT_DB = "mcptasks.db"
 
 
-class ServerState(enum.Enum):
+class Lifecycle(enum.Enum):
     """Lifecycle of a `TaskServer`."""
 
     #: Configured, database not opened yet.
@@ -117,72 +118,6 @@ class Settings:
     #: Most tasks the in-process view remembers (`store.view.TaskView`; about 1-2 KB each): reads
     #: of other tasks go to the database.
     view_capacity: int = VIEW_CAPACITY
-
-
-class Runtime:
-    """What the server adapter reaches at request time: tools, task manager, notifier."""
-
-    def __init__(self, mcp: MCPServer[Any], settings: Settings) -> None:
-        self.mcp = mcp
-        self.tools: dict[str, TaskTool] = {}
-        self.get_streams = GetStreams()
-        self.notifier = LegacyNotifier(self.get_streams)
-        self.questions = LegacyQuestions(self, self.get_streams)
-        self.owner_scope: OwnerScope = settings.owner_scope
-        self._manager: TaskManager | None = None
-        #: A stop was requested or the server is closing: new requests are refused (ServerStopping).
-        self.stopping = False
-
-    @property
-    def manager(self) -> TaskManager:
-        """The task manager; only while the server is open.
-
-        Raises: RuntimeError before the server is opened.
-        """
-        if self._manager is None:
-            raise RuntimeError("the TaskServer is not open: enter `async with server:` or start a transport")
-        return self._manager
-
-    def recovery_policy(self, tool_name: str) -> RecoveryPolicy | None:
-        """The `on_restart` policy of a registered tool; None if no such tool is served."""
-        entry = self.tools.get(tool_name)
-        return None if entry is None else entry.on_restart
-
-    def invoker(self, record: TaskRecord) -> Invoke:
-        """Run `record`'s tool again with its stored arguments (a "rerun" after a stop)."""
-        return task_invoker(self.tools[record.tool_name], dict(record.arguments))
-
-    def answers_at_once(self, request: dict[str, Any], modern: bool) -> bool:
-        """Whether a `tools/call` or `tasks/result` `request` is answered with nothing before it.
-
-        A `tasks/result` of a task this process knows is finished (its questions are all asked).
-        A `tools/call` that creates a task: on 2025-11-25 a task was asked for (`params.task`) of a
-        tool of ours without `Resolve(...)` parameters (those ask on the request's own stream
-        first); on 2026-07-28 the client declared the tasks extension and the tool may run as a task.
-        """
-        params = request.get("params")
-        if not isinstance(params, dict):
-            return False
-        if request.get("method") == "tasks/result":
-            task_id = params.get("taskId")
-            if self._manager is None or not isinstance(task_id, str):
-                return False
-            known = self._manager.store.view.peek(task_id)
-            return known is not None and known.record.is_terminal
-        name = params.get("name")
-        tool = self.tools.get(name) if isinstance(name, str) else None
-        if tool is None or tool.task_support == "forbidden":
-            return False
-        if not modern:
-            return params.get("task") is not None and not tool.tool.resolved_params
-        meta = params.get("_meta")
-        capabilities = meta.get(CLIENT_CAPABILITIES_META_KEY) if isinstance(meta, dict) else None
-        extensions = capabilities.get("extensions") if isinstance(capabilities, dict) else None
-        return isinstance(extensions, dict) and sep2663.EXTENSION_ID in extensions
-
-    def has_plain_tool(self, name: str) -> bool:
-        """Whether `name` is a tool registered directly on the SDK server (never a task)."""
-        return name not in self.tools and has_sdk_tool(self.mcp, name)
 
 
 class TaskServer:
@@ -219,22 +154,24 @@ class TaskServer:
             client_request_timeout_s=client_request_timeout_s,
             view_capacity=view_capacity,
         )
-        self.state = ServerState.UNOPENED
+        self.lifecycle = Lifecycle.UNOPENED
         install_redaction()  # the SDK logs session ids, the credential of a session without OAuth
         # log_level: MCPServer calls logging.basicConfig; the CLI configures logging before this,
         # and a library user keeps their own configuration, so ask for no more than warnings.
+        extension = TasksExtension()
         self.mcp: MCPServer[Any] = MCPServer(
-            name, version=version, instructions=instructions, lifespan=self._sdk_lifespan, log_level="WARNING"
+            name,
+            version=version,
+            instructions=instructions,
+            lifespan=self._sdk_lifespan,
+            log_level="WARNING",
+            extensions=[extension],
         )
-        self._runtime = Runtime(self.mcp, self.settings)
-        self._runtime.questions.timeout_s = self.settings.client_request_timeout_s
+        self._state = ServerState(self.mcp, ToolRegistry(self.mcp), self.settings.owner_scope)
+        self._state.questions.timeout_s = self.settings.client_request_timeout_s
+        extension.bind(self._state)
         # Inside the SDK's own middleware; the guard is outermost of ours.
-        self.mcp.middleware.extend(
-            [ErrorGuardMiddleware(self._runtime), LegacyTasksMiddleware(self._runtime)]
-        )
-        self._extension = TasksExtension(self._runtime)
-        self.mcp._apply_extension(self._extension)
-        self.mcp._install_extension_interceptor()
+        self.mcp.middleware.extend([ErrorGuardMiddleware(self._state), TasksMiddleware(self._state)])
         self._store: Store | None = None
         self._executor: Executor | None = None
         self.schema_revision: str | None = None
@@ -248,11 +185,11 @@ class TaskServer:
 
         Raises: RuntimeError once the server was opened; TypeError for an unknown field.
         """
-        if self.state is not ServerState.UNOPENED:
+        if self.lifecycle is not Lifecycle.UNOPENED:
             raise RuntimeError("configure() must be called before the TaskServer is opened")
         self.settings = replace(self.settings, **changes)
-        self._runtime.owner_scope = self.settings.owner_scope
-        self._runtime.questions.timeout_s = self.settings.client_request_timeout_s
+        self._state.owner_scope = self.settings.owner_scope
+        self._state.questions.timeout_s = self.settings.client_request_timeout_s
 
     def tool(
         self,
@@ -286,8 +223,7 @@ class TaskServer:
                 structured_output=structured_output,
                 on_restart=on_restart,
             )
-            add_prebuilt_tool(self.mcp, entry.tool)
-            self._runtime.tools[entry.name] = entry
+            self._state.tools.add(entry)
             return fn
 
         return decorator
@@ -305,9 +241,14 @@ class TaskServer:
         return self._store
 
     @property
+    def tools(self) -> ToolRegistry:
+        """The task tools this server serves (`server.tools.get(name)`)."""
+        return self._state.tools
+
+    @property
     def manager(self) -> TaskManager:
         """The task manager both wires use; only while open."""
-        return self._runtime.manager
+        return self._state.manager
 
     def state_sizes(self) -> dict[str, int]:
         """How many entries each per-task and per-connection map of this process holds now.
@@ -315,16 +256,16 @@ class TaskServer:
         Keys: `bus_tasks` (tasks someone waits on), `bus_waiters` (their waiters), `held_polls`
         (active tasks whose last poll is remembered), `view` (tasks in the in-process view, bounded
         by its capacity), `get_streams` (sessions with a GET stream open), `result_streams`,
-        `questions_in_flight` (`inputs.LegacyQuestions`), and the notifier's `notify_*`
-        (`notify.LegacyNotifier.sizes`). With no task active and no stream open, all are 0 but
+        `questions_in_flight` (`questions.TaskQuestions`), and the notifier's `notify_*`
+        (`notify.TaskNotifier.sizes`). With no task active and no stream open, all are 0 but
         `view` and `notify_connections_watched`
         (one per open connection that created a task). For tests and operators.
         """
-        runtime = self._runtime
-        sizes = {"get_streams": len(runtime.get_streams)}
-        sizes.update(runtime.questions.sizes())
-        sizes.update(runtime.notifier.sizes())
-        manager = runtime._manager
+        state = self._state
+        sizes = {"get_streams": len(state.get_streams)}
+        sizes.update(state.questions.sizes())
+        sizes.update(state.notifier.sizes())
+        manager = state.opened_manager
         if manager is not None:
             sizes.update(
                 bus_tasks=manager.bus.watched,
@@ -340,8 +281,8 @@ class TaskServer:
         return describe_url(database_url(self.settings.db))
 
     async def __aenter__(self) -> TaskServer:
-        if self.state is not ServerState.UNOPENED:
-            raise RuntimeError(f"cannot open a TaskServer that is {self.state.name.lower()}")
+        if self.lifecycle is not Lifecycle.UNOPENED:
+            raise RuntimeError(f"cannot open a TaskServer that is {self.lifecycle.name.lower()}")
         url = database_url(self.settings.db)
         if url.get_backend_name() == "sqlite":
             problem = sqlite_version_problem()
@@ -369,12 +310,16 @@ class TaskServer:
             await store.close()
             raise
         bus = TaskBus()
-        bus.on_status(self._runtime.notifier.on_status)
-        bus.add_interest(self._runtime.notifier.has_channel)
-        bus.on_progress(self._runtime.notifier.on_progress)
-        bus.on_input(self._runtime.questions.on_input)
+        bus.on_status(self._state.notifier.on_status)
+        bus.add_interest(self._state.notifier.has_channel)
+        bus.on_progress(self._state.notifier.on_progress)
+        bus.on_input(self._state.questions.on_input)
         executor = Executor(
-            store, bus, leases=self.settings.leases, retention=self.settings.retention, resolver=self._runtime
+            store,
+            bus,
+            leases=self.settings.leases,
+            retention=self.settings.retention,
+            resolver=self._state.tools,
         )
         try:
             await executor.start()
@@ -382,8 +327,8 @@ class TaskServer:
             await store.close()
             raise
         self._store, self._executor = store, executor
-        self._runtime._manager = TaskManager(store, executor, bus, self.settings.retention)
-        self.state = ServerState.OPENED
+        self._state.opened_manager = TaskManager(store, executor, bus, self.settings.retention)
+        self.lifecycle = Lifecycle.OPENED
         if self.settings.auth is not None:
             try:
                 apply_auth(self.mcp, *await build_auth(self.settings.auth, self._resources))
@@ -397,15 +342,15 @@ class TaskServer:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self.state is not ServerState.OPENED:
+        if self.lifecycle is not Lifecycle.OPENED:
             return
-        self.state = ServerState.CLOSED
-        self._runtime.stopping = True
+        self.lifecycle = Lifecycle.CLOSED
+        self._state.stopping = True
         assert self._executor is not None and self._store is not None
         try:
             await self._executor.stop()
         finally:
-            self._runtime._manager = None
+            self._state.opened_manager = None
             try:
                 await self._resources.aclose()
             finally:
@@ -414,7 +359,7 @@ class TaskServer:
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[TaskServer]:
         """Open the server for the duration of the block, unless it is open already."""
-        if self.state is ServerState.OPENED:
+        if self.lifecycle is Lifecycle.OPENED:
             yield self
             return
         async with self:
@@ -436,10 +381,10 @@ class TaskServer:
             "database": False,
             "schema": False,
             "executor": False,
-            "accepting": not self._runtime.stopping,
+            "accepting": not self._state.stopping,
         }
         store, executor = self._store, self._executor
-        if self.state is not ServerState.OPENED or store is None or executor is None:
+        if self.lifecycle is not Lifecycle.OPENED or store is None or executor is None:
             return checks
         checks["executor"] = not executor.stopping
         if is_memory(database_url(self.settings.db)):
@@ -461,7 +406,7 @@ class TaskServer:
         From now on, new requests are refused (HTTP 503 with `Retry-After`; `ServerStopping` on
         stdio) while requests in flight are answered.
         """
-        self._runtime.stopping = True
+        self._state.stopping = True
         self._stop_requested.set()
 
     @property
@@ -499,17 +444,19 @@ class TaskServer:
         and `/.well-known/oauth-protected-resource{path}` serves the RFC 9728 metadata.
         Raises: RuntimeError when auth is configured and the server is not open yet.
         """
-        if self.settings.auth is not None and self.state is not ServerState.OPENED:
+        if self.settings.auth is not None and self.lifecycle is not Lifecycle.OPENED:
             raise RuntimeError("open the TaskServer before building its authenticated HTTP app")
         app = self.mcp.streamable_http_app(host=host, streamable_http_path=path)
         if self.settings.auth is not None:
             refine_auth_routes(app, path, protected_resource_metadata(self.settings.auth))
         guard_envelopes(app, path, self.mcp.session_manager)
-        app.add_middleware(GetStreamTracker, streams=self._runtime.get_streams, path=path)
-        app.add_middleware(ResponseModeMiddleware, path=path, answers_at_once=self._runtime.answers_at_once)
+        app.add_middleware(GetStreamTracker, streams=self._state.get_streams, path=path)
+        app.add_middleware(
+            ResponseModeMiddleware, path=path, answers_at_once=functools.partial(answers_at_once, self._state)
+        )
         app.router.routes.extend(health_routes(self.readiness))
         # Outermost: during a stop, nothing new reaches the MCP layer (in-flight requests finish).
-        app.add_middleware(StoppingMiddleware, stopping=lambda: self._runtime.stopping)
+        app.add_middleware(StoppingMiddleware, stopping=lambda: self._state.stopping)
         answer_with_json_per_request(self.mcp)
         return app
 
@@ -575,4 +522,4 @@ class TaskServer:
                         await side
 
 
-__all__ = ["ConfigurationError", "ServerState", "Settings", "TaskServer"]
+__all__ = ["ConfigurationError", "Lifecycle", "Settings", "TaskServer"]

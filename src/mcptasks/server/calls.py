@@ -17,29 +17,24 @@ and the task is created only on the retry that answers it.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver.server import require_client_extension
-from mcp_types import CallToolRequestParams, CallToolResult, InputRequiredResult
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, CallToolRequestParams, CallToolResult, InputRequiredResult
 
 from mcptasks.core.errors import InputUnavailable, TaskSupportMismatch, ToolNotFound
 from mcptasks.core.model import ELICITATION, InputMethod, TaskRecord, Wire
 from mcptasks.runtime.context import TaskContext
-from mcptasks.server.handlers import MODERN_VERSIONS
-from mcptasks.server.inputs import send_on_session
+from mcptasks.server.handlers import SEP2663_VERSIONS
 from mcptasks.server.owner import request_owner
+from mcptasks.server.state import Ctx, ServerState
 from mcptasks.server.tools import TaskTool, resolve_parameters, run_inline, task_invoker, validate_arguments
+from mcptasks.server.v2025_11_25.questions import send_on_session
 from mcptasks.server.workarounds import connection_of, sdk_context
 from mcptasks.wire import sep2663, v2025_11_25
 from mcptasks.wire.params import parse_params
 
-if TYPE_CHECKING:
-    from mcptasks.server.app import Runtime
-
 logger = logging.getLogger("mcptasks.server")
-
-Ctx = ServerRequestContext[Any, Any]
 
 
 def _progress_token(ctx: Ctx) -> str | int | None:
@@ -52,7 +47,7 @@ def _progress_token(ctx: Ctx) -> str | int | None:
 
 
 async def _prepare(
-    runtime: Runtime,
+    state: ServerState,
     ctx: Ctx,
     entry: TaskTool,
     arguments: dict[str, Any],
@@ -66,11 +61,11 @@ async def _prepare(
     validate_arguments(entry, arguments)
     if not entry.tool.resolved_params:
         return {}  # nothing to resolve: no SDK `Context` to build
-    return await resolve_parameters(entry, arguments, sdk_context(runtime.mcp, ctx, params))
+    return await resolve_parameters(entry, arguments, sdk_context(state.mcp, ctx, params))
 
 
 async def _create(
-    runtime: Runtime,
+    state: ServerState,
     ctx: Ctx,
     entry: TaskTool,
     arguments: dict[str, Any],
@@ -79,9 +74,9 @@ async def _create(
     requested_ttl_ms: int | None,
     resolved: dict[str, Any],
 ) -> TaskRecord:
-    owner = request_owner(ctx, runtime.owner_scope)
+    owner = request_owner(ctx, state.owner_scope)
     capabilities = ctx.session.client_capabilities
-    record = await runtime.manager.create(
+    record = await state.manager.create(
         owner,
         wire=wire,
         tool_name=entry.name,
@@ -100,27 +95,27 @@ async def _create(
     return record
 
 
-async def call_legacy_task(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
+async def call_v2025_11_25_task(state: ServerState, ctx: Ctx) -> dict[str, Any]:
     """A 2025-11-25 `tools/call` carrying `params.task`: create the task, answer `CreateTaskResult`.
 
     Raises: InvalidParams (e.g. `task.ttl`, `arguments.n`), ToolNotFound, TaskSupportMismatch.
     Spec: 2025-11-25 tasks "Creating Tasks", "Tool-Level Negotiation".
     """
     params = parse_params(v2025_11_25.CallToolTaskParams, ctx.params)
-    entry = runtime.tools.get(params.name)
+    entry = state.tools.get(params.name)
     if entry is None:
-        if runtime.has_plain_tool(params.name):
+        if state.tools.has_plain_tool(params.name):
             raise TaskSupportMismatch(f"Tool {params.name!r} does not support task-augmented invocation")
         raise ToolNotFound(params.name)
     if entry.task_support == "forbidden":
         raise TaskSupportMismatch(f"Tool {params.name!r} does not support task-augmented invocation")
     arguments = params.arguments or {}
-    resolved = await _prepare(runtime, ctx, entry, arguments, None)
+    resolved = await _prepare(state, ctx, entry, arguments, None)
     if not isinstance(resolved, dict):
         # A resolver refused (2025-11-25 asks its questions on this request's own stream).
         return resolved.model_dump(by_alias=True, mode="json", exclude_none=True)
     record = await _create(
-        runtime,
+        state,
         ctx,
         entry,
         arguments,
@@ -128,43 +123,43 @@ async def call_legacy_task(runtime: Runtime, ctx: Ctx) -> dict[str, Any]:
         requested_ttl_ms=params.task.ttl,
         resolved=resolved,
     )
-    runtime.notifier.attach(
+    state.notifier.attach(
         record,
         connection_of(ctx.session),
-        request_owner(ctx, runtime.owner_scope),
+        request_owner(ctx, state.owner_scope),
         is_pipe=ctx.request is None,
     )
     return v2025_11_25.create_task_result(record)
 
 
-async def call_tool(runtime: Runtime, ctx: Ctx, entry: TaskTool, params: CallToolRequestParams) -> Any:
+async def call_tool(state: ServerState, ctx: Ctx, entry: TaskTool, params: CallToolRequestParams) -> Any:
     """Any other `tools/call` of a registered tool: a SEP-2663 task, or inline (see table).
 
     Raises: TaskSupportMismatch (2025-11-25, required tool without a task), MCPError -32021
     (2026-07-28, required tool, extension not declared).
     """
     arguments = dict(params.arguments or {})
-    if ctx.protocol_version in MODERN_VERSIONS:
+    if ctx.protocol_version in SEP2663_VERSIONS:
         declared = _declares_extension(ctx)
         if declared and entry.task_support != "forbidden":
-            resolved = await _prepare(runtime, ctx, entry, arguments, params)
+            resolved = await _prepare(state, ctx, entry, arguments, params)
             if not isinstance(resolved, dict):
                 return resolved  # input required first (no task yet), or a resolver refused
             record = await _create(
-                runtime, ctx, entry, arguments, wire="sep-2663", requested_ttl_ms=None, resolved=resolved
+                state, ctx, entry, arguments, wire="sep-2663", requested_ttl_ms=None, resolved=resolved
             )
             return sep2663.create_task_result(record)
         if entry.task_support == "required":
             require_client_extension(ctx, sep2663.EXTENSION_ID)
     elif entry.task_support == "required":
         raise TaskSupportMismatch("Task augmentation required for tools/call requests")
-    return await _inline(runtime, ctx, entry, arguments, params)
+    return await _inline(state, ctx, entry, arguments, params)
 
 
 async def _inline(
-    runtime: Runtime, ctx: Ctx, entry: TaskTool, arguments: dict[str, Any], params: CallToolRequestParams
+    state: ServerState, ctx: Ctx, entry: TaskTool, arguments: dict[str, Any], params: CallToolRequestParams
 ) -> CallToolResult | InputRequiredResult:
-    resolved = await resolve_parameters(entry, arguments, sdk_context(runtime.mcp, ctx, params))
+    resolved = await resolve_parameters(entry, arguments, sdk_context(state.mcp, ctx, params))
     if not isinstance(resolved, dict):
         return resolved
     return await run_inline(entry, arguments, TaskContext(None, _RequestSink(ctx)), resolved)
@@ -200,7 +195,7 @@ class _RequestSink:
                 f"the {capability} capability",
             )
         if (
-            ctx.protocol_version in MODERN_VERSIONS
+            ctx.protocol_version in SEP2663_VERSIONS
             or not ctx.session.can_send_request
             or ctx.request_id is None
         ):
@@ -208,3 +203,32 @@ class _RequestSink:
                 capability, "A tool called without a task can ask questions only on a 2025-11-25 connection"
             )
         return await send_on_session(ctx.session, ctx.request_id, method, params)
+
+
+def answers_at_once(state: ServerState, request: dict[str, Any], on_sep2663: bool) -> bool:
+    """Whether a `tools/call` or `tasks/result` `request` is answered with nothing before it.
+
+    A `tasks/result` of a task this process knows is finished (its questions are all asked).
+    A `tools/call` that creates a task: on 2025-11-25 a task was asked for (`params.task`) of a
+    tool of ours without `Resolve(...)` parameters (those ask on the request's own stream
+    first); on 2026-07-28 the client declared the tasks extension and the tool may run as a task.
+    """
+    params = request.get("params")
+    if not isinstance(params, dict):
+        return False
+    if request.get("method") == "tasks/result":
+        task_id = params.get("taskId")
+        if state.opened_manager is None or not isinstance(task_id, str):
+            return False
+        known = state.opened_manager.store.view.peek(task_id)
+        return known is not None and known.record.is_terminal
+    name = params.get("name")
+    tool = state.tools.get(name)
+    if tool is None or tool.task_support == "forbidden":
+        return False
+    if not on_sep2663:
+        return params.get("task") is not None and not tool.tool.resolved_params
+    meta = params.get("_meta")
+    capabilities = meta.get(CLIENT_CAPABILITIES_META_KEY) if isinstance(meta, dict) else None
+    extensions = capabilities.get("extensions") if isinstance(capabilities, dict) else None
+    return isinstance(extensions, dict) and sep2663.EXTENSION_ID in extensions

@@ -10,13 +10,13 @@
    parameter annotated `TaskContext` must be kept out of the input schema, which
    `Tool.from_function(context_kwarg=...)` does, but a prebuilt `Tool` can only be added through
    the private tool manager.
-4. The legacy `tools/call` short-circuit (`middleware.LegacyTasksMiddleware`): on 2025-11-25 the
+4. The 2025-11-25 `tools/call` short-circuit (`v2025_11_25.middleware.TasksMiddleware`): the
    SDK sieves a `tools/call` result against `CallToolResult`, so a `CreateTaskResult` from an
    extension interceptor becomes `-32603 Handler returned an invalid result`; a server middleware
    that answers without `call_next` owns its result. Waits on python-sdk #3161. The same middleware
    adds `capabilities.tasks` to `initialize` and `execution.taskSupport` to `tools/list`, which
    neither `MCPServer` nor `Extension` can express on 2.3.
-5. `middleware.ErrorGuardMiddleware`: on the legacy loop a handler exception that is not an
+5. `guard.ErrorGuardMiddleware`: on the legacy loop a handler exception that is not an
    `MCPError` reaches the wire as `{"code": 0, "message": str(exc)}` (SDK TODO "L58"); the guard
    answers `-32603 Internal error` and logs the detail instead.
 6. `check_task_name_header`: SEP-2663 requires `Mcp-Name: <taskId>` on `tasks/get|update|cancel`

@@ -11,6 +11,9 @@ Replicas tell each other about changes (DESIGN §8): a transaction that changes 
 LISTENs on a connection of its own and reports the other replicas' changes to `on_change`. When
 that connection is lost it reports "anything may have changed" (None) and connects again, with a
 growing delay; until then the other replicas' changes are noticed by polling alone.
+
+Long on purpose: the pool, the LISTEN connection and the retry of conflicting transactions share
+one lifecycle (open, outage, close), kept in one file.
 """
 
 from __future__ import annotations

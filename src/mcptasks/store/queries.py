@@ -17,6 +17,9 @@ Rules the statements follow:
 - Statements a worker runs on the task it holds are fenced by its lease (`:node`, `:attempt`).
 - Changes return the new row (`RETURNING`) instead of reading it again.
 - `admin_*` statements are unscoped; only the operator command line runs them.
+
+Long on purpose: every statement mcptasks runs is here, so an operator reads all of its SQL in one
+place.
 """
 
 from __future__ import annotations

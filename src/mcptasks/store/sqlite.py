@@ -24,6 +24,9 @@ flush's non-blocking `BEGIN IMMEDIATE` fails at once and the commit thread waits
 Reads run on the event loop thread on a separate connection (WAL: readers never wait for the
 writer): a point read costs microseconds, less than a thread hop. An in-memory database is a single
 connection, so its reads queue behind the writes.
+
+Long on purpose: the writer thread, its batches and their acknowledgement after the COMMIT are one
+mechanism, whose ordering rules are easier to check in one file than across several.
 """
 
 from __future__ import annotations

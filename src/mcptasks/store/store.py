@@ -7,6 +7,9 @@ are answered from the view when it may answer them (a terminal task; an active t
 connector can tell that no other process has written since: `check_external_changes`) and from
 SQL otherwise, and a read of a task whose change is being committed right now waits for that commit
 (read-your-writes: a client polling a tool that just finished sees it finished).
+
+Long on purpose: the one facade of the store, one short method per verb (the SQL is in
+`transactions.py` and `queries.py`).
 """
 
 from __future__ import annotations

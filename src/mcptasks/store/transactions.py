@@ -4,6 +4,9 @@ Every status change is a compare-and-set on the status it starts from, and write
 `task_events` row in the same transaction; a change that makes a task terminal stores its outcome
 in `task_results` there too. Read-then-write programs lock the task row first (`lock_*`), so
 on PostgreSQL two replicas deciding on the same task take turns (SQLite has one writer).
+
+Long on purpose: one program per `Store` verb, side by side, so each verb's whole transaction reads
+in one place.
 """
 
 from __future__ import annotations

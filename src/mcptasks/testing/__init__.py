@@ -56,7 +56,7 @@ async def run_as_task(
 
     Raises: ToolNotFound, InvalidParams (bad arguments), as a `tools/call` would.
     """
-    entry = server._runtime.tools.get(tool)
+    entry = server.tools.get(tool)
     if entry is None:
         raise ToolNotFound(tool)
     args = dict(arguments)

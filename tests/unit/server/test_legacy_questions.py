@@ -1,4 +1,4 @@
-"""`LegacyQuestions`: a 2025-11-25 question goes back to waiting when its stream goes away."""
+"""`TaskQuestions`: a 2025-11-25 question goes back to waiting when its stream goes away."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from mcp_types import REQUEST_TIMEOUT
 
 from mcptasks.core.model import ELICITATION, InputRequest, utcnow
 from mcptasks.core.owner import Owner
-from mcptasks.server.inputs import LegacyQuestions
-from mcptasks.server.streams import GetStreams
+from mcptasks.server.v2025_11_25.questions import TaskQuestions
+from mcptasks.server.v2025_11_25.streams import GetStreams
 
 OWNER = Owner.session("s1")
 QUESTION = InputRequest(
@@ -62,11 +62,10 @@ class Manager:
         self.answers.append((task_id, responses))
 
 
-def questions() -> tuple[LegacyQuestions, Manager]:
+def questions() -> tuple[TaskQuestions, Manager]:
     manager = Manager()
     notifier = SimpleNamespace(channel=lambda task_id: None, tasks_of_session=lambda session_id: [])
-    runtime = SimpleNamespace(manager=manager, notifier=notifier)
-    return LegacyQuestions(runtime, GetStreams()), manager  # type: ignore[arg-type]
+    return TaskQuestions(lambda: manager, notifier, GetStreams()), manager  # type: ignore[arg-type, return-value]
 
 
 async def settle() -> None:

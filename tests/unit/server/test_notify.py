@@ -1,4 +1,4 @@
-"""`LegacyNotifier`: per-task channels released when a task ends, one bounded queue per connection."""
+"""`TaskNotifier`: per-task channels released when a task ends, one bounded queue per connection."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from mcptasks.core.model import TaskRecord, utcnow
 from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
-from mcptasks.server.notify import LegacyNotifier
-from mcptasks.server.streams import GetStreams
+from mcptasks.server.v2025_11_25.notify import TaskNotifier
+from mcptasks.server.v2025_11_25.streams import GetStreams
 
 STATUS = "notifications/tasks/status"
 PROGRESS = "notifications/progress"
@@ -45,11 +45,11 @@ def record(task_id: str, status: TaskStatus = TaskStatus.WORKING, seconds: int =
     ).evolve(task_id=task_id, status=status, last_updated_at=utcnow() + timedelta(seconds=seconds))
 
 
-def attach(notifier: LegacyNotifier, pipe: Pipe, task_id: str) -> None:
+def attach(notifier: TaskNotifier, pipe: Pipe, task_id: str) -> None:
     notifier.attach(record(task_id), pipe, Owner.session("s"), is_pipe=True)  # type: ignore[arg-type]
 
 
-async def drained(notifier: LegacyNotifier) -> None:
+async def drained(notifier: TaskNotifier) -> None:
     for _ in range(100):
         if notifier.sizes()["notify_outboxes"] == 0:
             return
@@ -58,7 +58,7 @@ async def drained(notifier: LegacyNotifier) -> None:
 
 
 async def test_a_task_that_ends_leaves_nothing_of_itself_or_its_connection_but_the_close_callback() -> None:
-    notifier = LegacyNotifier(GetStreams())
+    notifier = TaskNotifier(GetStreams())
     pipe = Pipe()
     for n in range(50):
         attach(notifier, pipe, f"t{n}")
@@ -81,7 +81,7 @@ async def test_a_task_that_ends_leaves_nothing_of_itself_or_its_connection_but_t
 
 
 async def test_a_slow_connection_holds_at_most_the_queue_size_and_statuses_are_coalesced() -> None:
-    notifier = LegacyNotifier(GetStreams(), queue_size=8)
+    notifier = TaskNotifier(GetStreams(), queue_size=8)
     pipe = Pipe()
     pipe.gate.clear()  # the client reads nothing for now
     attach(notifier, pipe, "a")
@@ -106,7 +106,7 @@ async def test_a_slow_connection_holds_at_most_the_queue_size_and_statuses_are_c
 
 
 async def test_notifications_go_through_one_sender_per_connection() -> None:
-    notifier = LegacyNotifier(GetStreams())
+    notifier = TaskNotifier(GetStreams())
     pipe = Pipe()
     pipe.gate.clear()
     attach(notifier, pipe, "a")
@@ -121,7 +121,7 @@ async def test_notifications_go_through_one_sender_per_connection() -> None:
 
 async def test_nothing_is_queued_for_an_http_session_without_a_get_stream() -> None:
     streams = GetStreams()
-    notifier = LegacyNotifier(streams)
+    notifier = TaskNotifier(streams)
     pipe = Pipe()
     pipe.session_id = "session-1"  # type: ignore[assignment]
     notifier.attach(record("a"), pipe, Owner.session("s"), is_pipe=False)  # type: ignore[arg-type]

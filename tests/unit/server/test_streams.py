@@ -10,7 +10,7 @@ from typing import Any
 from starlette.types import Message, Receive, Scope, Send
 
 from mcptasks.server.responses import ResponseModeMiddleware
-from mcptasks.server.streams import GetStreams, GetStreamTracker
+from mcptasks.server.v2025_11_25.streams import GetStreams, GetStreamTracker
 
 PATH = "/mcp"
 

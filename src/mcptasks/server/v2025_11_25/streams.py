@@ -4,7 +4,7 @@ A server-to-client request (a task's question) sent on a session's standalone ch
 stream is open is dropped by the SDK's transport, and its answer would be awaited forever; a
 question sent on the response stream of a `tasks/result` the client dropped waits the same way
 (the SDK keeps running the request's handler). Neither is visible through the SDK. This ASGI
-middleware watches the MCP endpoint and tells `inputs.LegacyQuestions` when a session's GET stream
+middleware watches the MCP endpoint and tells `questions.TaskQuestions` when a session's GET stream
 opens and closes, and when the response stream of a `tasks/result` closes, so a question in flight
 on it goes back to waiting (and is asked on the next stream).
 """

@@ -33,9 +33,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mcp.server.connection import Connection
 from mcp.server.session import ServerSession
@@ -46,12 +46,11 @@ from pydantic import BaseModel
 
 from mcptasks.core.model import ELICITATION, InputRequest, TaskRecord
 from mcptasks.core.owner import Owner
-from mcptasks.server.streams import GetStreams
+from mcptasks.runtime.manager import TaskManager
+from mcptasks.server.v2025_11_25.notify import TaskNotifier
+from mcptasks.server.v2025_11_25.streams import GetStreams
 from mcptasks.server.workarounds import connection_of
 from mcptasks.wire import v2025_11_25
-
-if TYPE_CHECKING:
-    from mcptasks.server.app import Runtime
 
 logger = logging.getLogger("mcptasks.server")
 
@@ -135,11 +134,15 @@ async def send_on_connection(
     return result_type.model_validate(raw).model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
-class LegacyQuestions:
+class TaskQuestions:
     """Delivers stored questions of 2025-11-25 tasks and stores the answers (module docstring)."""
 
-    def __init__(self, runtime: Runtime, get_streams: GetStreams) -> None:
-        self._runtime = runtime
+    def __init__(
+        self, manager: Callable[[], TaskManager], notifier: TaskNotifier, get_streams: GetStreams
+    ) -> None:
+        #: The task manager of the open server (raises RuntimeError while it is not open).
+        self._manager = manager
+        self._notifier = notifier
         self._get_streams = get_streams
         #: How long a client may take to answer one question, in seconds.
         self.timeout_s = CLIENT_REQUEST_TIMEOUT_S
@@ -216,11 +219,11 @@ class LegacyQuestions:
     async def ask_outstanding(self, owner: Owner, task_id: str) -> None:
         """Send every unanswered question of the task on its newest route (a client just opened
         `tasks/result`); copies pending on other streams stay answerable."""
-        for request in await self._runtime.manager.outstanding_inputs(owner, task_id):
+        for request in await self._manager().outstanding_inputs(owner, task_id):
             self._schedule(task_id, request, renew=True)
 
     def _get_stream_opened(self, session_id: str) -> None:
-        for task_id, owner in self._runtime.notifier.tasks_of_session(session_id):
+        for task_id, owner in self._notifier.tasks_of_session(session_id):
             if task_id not in self._streams:  # a tasks/result stream is preferred, and has them
                 sender = asyncio.get_running_loop().create_task(self._ask_outstanding_quietly(owner, task_id))
                 _keep(sender)
@@ -233,7 +236,7 @@ class LegacyQuestions:
 
     async def _ask_outstanding_quietly(self, owner: Owner, task_id: str) -> None:
         try:
-            for request in await self._runtime.manager.outstanding_inputs(owner, task_id):
+            for request in await self._manager().outstanding_inputs(owner, task_id):
                 self._schedule(task_id, request)
         except Exception:
             # The task ended or the store is unavailable: the next tasks/result asks.
@@ -261,7 +264,7 @@ class LegacyQuestions:
         if streams:
             flight = _Flight(request, streams[-1], None)
         else:
-            channel = self._runtime.notifier.channel(task_id)
+            channel = self._notifier.channel(task_id)
             if channel is None:
                 return  # nobody to ask now: the next tasks/result asks
             session_id = channel.connection.session_id
@@ -299,7 +302,7 @@ class LegacyQuestions:
                     timeout_s=self.timeout_s,
                 )
             else:
-                channel = self._runtime.notifier.channel(task_id)
+                channel = self._notifier.channel(task_id)
                 if channel is None:
                     return  # the task ended meanwhile
                 owner = channel.owner
@@ -311,7 +314,7 @@ class LegacyQuestions:
             for other in list(self._in_flight.get((task_id, request.key), [])):
                 if other is not flight:
                     self._withdraw(task_id, other)
-            await self._runtime.manager.answer(owner, task_id, {request.key: result})
+            await self._manager().answer(owner, task_id, {request.key: result})
         except asyncio.CancelledError:
             logger.info(
                 "question %s went back to waiting: its stream closed or a newer one opened",

@@ -31,7 +31,7 @@ from mcp.server.connection import Connection
 
 from mcptasks.core.model import TaskRecord
 from mcptasks.core.owner import Owner
-from mcptasks.server.streams import GetStreams
+from mcptasks.server.v2025_11_25.streams import GetStreams
 from mcptasks.server.workarounds import notify_raw
 from mcptasks.wire import v2025_11_25
 
@@ -72,7 +72,7 @@ class _Outbox:
     sender: asyncio.Task[None] | None = None
 
 
-class LegacyNotifier:
+class TaskNotifier:
     """Remembers which connection created which task and pushes its changes there."""
 
     def __init__(self, get_streams: GetStreams, *, queue_size: int = SEND_QUEUE_SIZE) -> None:
