@@ -262,6 +262,7 @@ class TaskServer:
         title: str | None = None,
         description: str | None = None,
         structured_output: bool | None = None,
+        inline_grace_ms: int | None = None,
     ) -> Callable[[F], F]:
         """Register a tool that may run as a task.
 
@@ -272,7 +273,12 @@ class TaskServer:
         happens to a task whose server stopped (or crashed) while it ran or waited for input:
         "fail" (default) fails it at the next start; "rerun" runs the tool again from its start as
         the next attempt, where questions answered before return their answers without asking.
-        Raises: ValueError for a bad `task_support` or `on_restart`, or a duplicate name.
+        `inline_grace_ms` (off by default): a call that would create a task (2026-07-28, the client
+        declared the tasks extension) first runs inline for up to that many ms; if the tool
+        finishes in time the plain result is answered and nothing is stored (no task, no record
+        of the call), else (or at its first question) the running tool goes on as a new task.
+        Raises: ValueError for a bad `task_support`, `on_restart` or `inline_grace_ms`, or a
+        duplicate name.
         """
 
         def decorator(fn: F) -> F:
@@ -284,6 +290,7 @@ class TaskServer:
                 task_support=task_support,
                 structured_output=structured_output,
                 on_restart=on_restart,
+                inline_grace_ms=inline_grace_ms,
             )
             add_prebuilt_tool(self.mcp, entry.tool)
             self._runtime.tools[entry.name] = entry

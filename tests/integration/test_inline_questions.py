@@ -1,0 +1,142 @@
+"""A tool called without a task that asks a question: what each kind of client gets.
+
+- 2026-07-28, elicitation declared: multi-round-trip `input_required` results, answered by the
+  `mcp` client's elicitation callback and retried until the tool's answer (the tool runs again each
+  round; earlier answers are replayed, not asked again);
+- elicitation not declared, on either wire: JSON-RPC error -32021 naming `elicitation`, never the
+  generic "Error executing tool", and no traceback in the server log.
+
+Through a real server process over Streamable HTTP (and over stdio for 2026-07-28).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp_types import ElicitRequestParams, ElicitResult, TextContent
+
+from support.clients import LegacyHttpClient, ModernHttpClient
+from support.process import HttpServer, server_config
+from support.task_clients import http_endpoint, stdio_params
+
+MODERN = "2026-07-28"
+
+
+class Answers:
+    """An elicitation callback that accepts every question with `{"confirm": ...}` and notes it."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def __call__(self, context: Any, params: ElicitRequestParams) -> ElicitResult:
+        self.asked.append(params.message)
+        return ElicitResult(action="accept", content={"confirm": len(self.asked) % 2 == 1})
+
+
+def _text(result: Any) -> str:
+    [block] = result.content
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+async def test_questions_in_turn_come_back_in_rounds(http_server: HttpServer, tmp_path: Path) -> None:
+    answers = Answers()
+    marker = tmp_path / "asked.log"
+    async with Client(http_endpoint(http_server), mode=MODERN, elicitation_callback=answers) as client:
+        result = await client.call_tool("elicit_in_turn_rerun", {"marker": str(marker)})
+    assert not result.is_error
+    assert _text(result) == 'attempt 0: first=accept {"confirm": true}; second=accept {"confirm": false}'
+    # Each question was put to the user once; the tool ran once per round (3 rounds).
+    assert answers.asked == ["First question?", "Second question?"]
+    assert marker.read_text().count("asks first") == 3
+
+
+async def test_questions_asked_together_go_out_in_one_round(http_server: HttpServer) -> None:
+    answers = Answers()
+    async with Client(http_endpoint(http_server), mode=MODERN, elicitation_callback=answers) as client:
+        result = await client.call_tool("elicit_two", {})
+    assert sorted(answers.asked) == ["First of two?", "Second of two?"]
+    assert _text(result).startswith("first=accept")
+
+
+async def test_the_raw_rounds_carry_input_requests_and_request_state(http_server: HttpServer) -> None:
+    client = ModernHttpClient(http_server.base_url)
+    try:
+        asks = {"capabilities": {"elicitation": {}}}  # no tasks extension: the tool runs inline
+        first = await client.call(
+            "tools/call", {"name": "elicit_once", "arguments": {"filename": "a.txt"}}, **asks
+        )
+        assert first["resultType"] == "input_required"
+        assert list(first["inputRequests"]) == ["input-1"]
+        assert first["inputRequests"]["input-1"]["method"] == "elicitation/create"
+        assert first["inputRequests"]["input-1"]["params"]["message"] == "Delete a.txt?"
+        retry = {
+            "name": "elicit_once",
+            "arguments": {"filename": "a.txt"},
+            "inputResponses": {"input-1": {"action": "decline"}},
+            "requestState": first["requestState"],
+        }
+        done = await client.call("tools/call", retry, **asks)
+        assert done["resultType"] == "complete"
+        assert done["content"][0]["text"] == "attempt 0: decline null"
+
+        # A sampling result where an elicitation answer belongs.
+        sampled = {"role": "assistant", "content": {"type": "text", "text": "yes"}, "model": "m"}
+        bad = {**retry, "inputResponses": {"input-1": sampled}}
+        refused = await client.request("tools/call", bad, **asks)
+        assert refused.error["code"] == -32602
+        assert "inputResponses.input-1" in refused.error["message"]
+    finally:
+        await client.aclose()
+
+
+async def test_modern_client_without_elicitation_gets_32021(http_server: HttpServer) -> None:
+    client = ModernHttpClient(http_server.base_url)
+    try:
+        reply = await client.request(
+            "tools/call",
+            {"name": "elicit_once", "arguments": {"filename": "b.txt"}},
+            capabilities={},
+        )
+    finally:
+        await client.aclose()
+    assert reply.error["code"] == -32021
+    assert "elicitation" in reply.error["message"]
+    assert reply.error["data"] == {"requiredCapabilities": {"elicitation": {}}}
+    assert "Error executing tool" not in reply.error["message"]
+
+
+async def test_legacy_client_without_elicitation_gets_32021(http_server: HttpServer) -> None:
+    client = LegacyHttpClient(http_server.base_url)
+    await client.open(capabilities={})
+    try:
+        reply = await client.request(
+            "tools/call", {"name": "elicit_once", "arguments": {"filename": "c.txt"}}
+        )
+    finally:
+        await client.aclose()
+    assert reply.error["code"] == -32021
+    assert "elicitation" in reply.error["message"]
+    assert "InputUnavailable" not in http_server.log()
+    assert "Traceback" not in http_server.log()
+
+
+async def test_sdk_client_without_elicitation_hears_32021(http_server: HttpServer) -> None:
+    async with Client(http_endpoint(http_server), mode=MODERN) as client:
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("elicit_once", {"filename": "d.txt"})
+    assert refused.value.error.code == -32021
+    assert "elicitation" in refused.value.error.message
+
+
+async def test_rounds_over_stdio(server_db: Path | str) -> None:
+    answers = Answers()
+    params = stdio_params(server_config(server_db))
+    async with Client(params, mode=MODERN, elicitation_callback=answers) as client:
+        result = await client.call_tool("elicit_once", {"filename": "e.txt"})
+    assert _text(result) == 'attempt 0: accept {"confirm": true}'
+    assert answers.asked == ["Delete e.txt?"]
