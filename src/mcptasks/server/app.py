@@ -43,6 +43,7 @@ from mcptasks.server.auth import build_auth, protected_resource_metadata
 from mcptasks.server.envelope import guard_envelopes
 from mcptasks.server.extension import TasksExtension
 from mcptasks.server.health import READY_TIMEOUT_S, health_routes
+from mcptasks.server.inline import InlineRounds
 from mcptasks.server.inputs import CLIENT_REQUEST_TIMEOUT_S, LegacyQuestions
 from mcptasks.server.logs import install_redaction
 from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
@@ -112,6 +113,7 @@ class Settings:
     auth: AuthConfig | None = None
     #: How long a 2025-11-25 client may take to answer a question (a server-to-client request), in
     #: seconds; after it the question goes back to waiting and is asked again on the next stream.
+    #: Also how long a 2026-07-28 inline call waits, suspended, for the retry carrying its answers.
     client_request_timeout_s: float = CLIENT_REQUEST_TIMEOUT_S
     #: Most tasks the in-process view remembers (`store.view.TaskView`; about 1-2 KB each): reads
     #: of other tasks go to the database.
@@ -127,6 +129,8 @@ class Runtime:
         self.get_streams = GetStreams()
         self.notifier = LegacyNotifier(self.get_streams)
         self.questions = LegacyQuestions(self, self.get_streams)
+        #: 2026-07-28 inline calls waiting between the rounds of their questions.
+        self.rounds = InlineRounds(settings.client_request_timeout_s)
         self.owner_scope: OwnerScope = settings.owner_scope
         self._manager: TaskManager | None = None
         #: A stop was requested or the server is closing: new requests are refused (ServerStopping).
@@ -227,6 +231,7 @@ class TaskServer:
         )
         self._runtime = Runtime(self.mcp, self.settings)
         self._runtime.questions.timeout_s = self.settings.client_request_timeout_s
+        self._runtime.rounds.keep_s = self.settings.client_request_timeout_s
         # Inside the SDK's own middleware; the guard is outermost of ours.
         self.mcp.middleware.extend(
             [ErrorGuardMiddleware(self._runtime), LegacyTasksMiddleware(self._runtime)]
@@ -252,6 +257,7 @@ class TaskServer:
         self.settings = replace(self.settings, **changes)
         self._runtime.owner_scope = self.settings.owner_scope
         self._runtime.questions.timeout_s = self.settings.client_request_timeout_s
+        self._runtime.rounds.keep_s = self.settings.client_request_timeout_s
 
     def tool(
         self,
@@ -321,13 +327,14 @@ class TaskServer:
         Keys: `bus_tasks` (tasks someone waits on), `bus_waiters` (their waiters), `held_polls`
         (active tasks whose last poll is remembered), `view` (tasks in the in-process view, bounded
         by its capacity), `get_streams` (sessions with a GET stream open), `result_streams`,
-        `questions_in_flight` (`inputs.LegacyQuestions`), and the notifier's `notify_*`
+        `questions_in_flight` (`inputs.LegacyQuestions`), `inline_calls_waiting` (2026-07-28 inline
+        calls suspended between question rounds, `inline.InlineRounds`), and the notifier's `notify_*`
         (`notify.LegacyNotifier.sizes`). With no task active and no stream open, all are 0 but
         `view` and `notify_connections_watched`
         (one per open connection that created a task). For tests and operators.
         """
         runtime = self._runtime
-        sizes = {"get_streams": len(runtime.get_streams)}
+        sizes = {"get_streams": len(runtime.get_streams), "inline_calls_waiting": len(runtime.rounds)}
         sizes.update(runtime.questions.sizes())
         sizes.update(runtime.notifier.sizes())
         manager = runtime._manager
@@ -407,6 +414,7 @@ class TaskServer:
             return
         self.state = ServerState.CLOSED
         self._runtime.stopping = True
+        self._runtime.rounds.close()
         assert self._executor is not None and self._store is not None
         try:
             await self._executor.stop()

@@ -35,7 +35,6 @@ from mcptasks.server.inline import (
     RoundState,
     capability_of,
     require_capability,
-    run_in_rounds,
     run_with_grace,
 )
 from mcptasks.server.inputs import send_on_session
@@ -234,11 +233,12 @@ async def _inline_rounds(
         if not isinstance(outcome, dict):
             return outcome
         resolved = outcome
-    return await run_in_rounds(
+    return await runtime.rounds.run(
         entry,
         arguments,
         resolved,
         state,
+        owner=request_owner(ctx, runtime.owner_scope),
         declared=_declared_capabilities(ctx),
         progress=ctx.session.report_progress,
     )

@@ -15,16 +15,26 @@ crash: it is logged at INFO, without a traceback.
 On 2026-07-28 a question ends the round: the call answers an `InputRequiredResult` carrying every
 question the tool is waiting on (`inputRequests`, keyed `input-N` like a task's questions) and a
 `requestState`; the client answers them and sends the call again with `inputResponses` and that
-`requestState` (the `mcp` client does so itself when it has an elicitation callback). Each round
-runs the tool again from its start, as `on_restart="rerun"` runs a task again: the answers of
-earlier rounds ride the `requestState` (sealed by the SDK: bound to the tool, its arguments and the
-caller, and expiring) and are returned at once to the question that asks them again, matched by
-key and by the exact question (a question worded differently from the one answered is asked
-again). So a tool asks the same questions in the same order given the same answers, and what it
-does before a question is done again each round; a tool that cannot (it picks something at
-random, or acts on the world before asking) should run as a task, which asks durably.
+`requestState` (the `mcp` client does so itself when it has an elicitation callback). The state is
+sealed by the SDK (`RequestStateBoundary`: bound to the tool, its arguments and the caller, and
+expiring), so what it carries back is what this server wrote.
+
+Between rounds the tool stays suspended in this process, awaiting its answers, for up to
+`Settings.client_request_timeout_s` (`InlineRounds`): the retry that brings them resumes it, so
+the tool runs once and may hold what it likes in memory (the demo's `guess_number` keeps its
+secret number). When no suspended call is found (it waited too long, the retry reached another
+replica sharing the state keys, too many calls wait), the retry runs the tool again from its start,
+as `on_restart="rerun"` runs a task again: the answers of earlier rounds ride the `requestState` and
+are returned at once to the question that asks them again, matched by key and by the exact
+question (a question worded differently from the one answered is asked again). Only a tool that
+asks the same questions in the same order given the same answers gets the same outcome then;
+a tool that must not run twice should run as a task, which asks durably.
 `Resolve(...)` parameters are resolved first, by the SDK, on the same channel: their state rides
 inside ours.
+
+Why not a task: a client that did not declare the tasks extension cannot read one, and one that
+did gets a task anyway (the table in `calls.py`); the multi-round-trip result is the 2026-07-28 way
+to ask in a request.
 
 Grace (`inline_grace_ms`, 2026-07-28, client declared the tasks extension). The tool starts inline;
 if it finishes within the grace, the plain `CallToolResult` is answered and nothing is stored. If it
@@ -44,6 +54,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +70,7 @@ from pydantic import BaseModel, ValidationError
 
 from mcptasks.core.errors import InputUnavailable, InvalidParams
 from mcptasks.core.model import ELICITATION, InputMethod, Outcome, TaskRecord
+from mcptasks.core.owner import Owner
 from mcptasks.runtime.context import TaskContext, TaskSink
 from mcptasks.server.tools import TaskTool, call_tool_body, inline_answer, task_outcome
 
@@ -69,6 +81,8 @@ logger = logging.getLogger("mcptasks.server")
 SETTLE_PASSES = 3
 #: Marks a `requestState` as this module's (the SDK's resolvers write their own).
 STATE_MARK = "mcptasks"
+#: Most inline calls suspended between rounds at once; past it, a retry runs its tool again.
+MAX_SUSPENDED = 1000
 
 
 def capability_of(method: InputMethod) -> str:
@@ -109,6 +123,8 @@ class RoundState:
     asked: dict[str, dict[str, str]] = field(default_factory=dict)
     sdk: str | None = None
     sdk_answers: dict[str, Any] = field(default_factory=dict)
+    #: The token of the call suspended in this process waiting for these answers, if any.
+    resume: str | None = None
 
     @classmethod
     def read(cls, request_state: Any, input_responses: Any) -> RoundState:
@@ -128,6 +144,8 @@ class RoundState:
             state.asked = dict(decoded.get("asked") or {})
             state.sdk = decoded.get("sdk")
             state.sdk_answers = dict(decoded.get("sdkAnswers") or {})
+            resume = decoded.get("resume")
+            state.resume = resume if isinstance(resume, str) else None
         elif isinstance(request_state, str):
             state.sdk = request_state
         if isinstance(input_responses, dict):
@@ -146,6 +164,8 @@ class RoundState:
     def dump(self) -> str:
         """The `requestState` of the next round (sealed by the SDK on its way out)."""
         body: dict[str, Any] = {STATE_MARK: 1, "answers": self.answers, "asked": self.asked}
+        if self.resume is not None:
+            body["resume"] = self.resume
         if self.sdk is not None or self.sdk_answers:
             body.update(sdk=self.sdk, sdkAnswers=self.sdk_answers)
         return json.dumps(body, separators=(",", ":"))
@@ -166,15 +186,27 @@ def _checked_answer(key: str, method: Any, response: Any) -> dict[str, Any]:
     raise InvalidParams(f"inputResponses.{key}", f"is not a valid {method} result")
 
 
-class _RoundSink:
-    """A 2026-07-28 inline call's sink: stored answers at once, new questions end the round."""
+@dataclass(eq=False, slots=True)
+class _Waiting:
+    """A question of a suspended call, waiting for the round that brings its answer."""
 
-    def __init__(self, declared: dict[str, Any], state: RoundState, progress: Callable[..., Awaitable[None]]):
+    method: InputMethod
+    params: dict[str, Any]
+    digest: str
+    answer: asyncio.Future[dict[str, Any]]
+
+
+class _RoundSink:
+    """A 2026-07-28 inline call's sink: answers of earlier rounds at once; a new question waits
+    for the round that answers it (its call suspended between rounds)."""
+
+    def __init__(self, declared: dict[str, Any], state: RoundState, progress: Progress) -> None:
         self._declared = declared
         self._state = state
         self._progress = progress
-        #: Questions asked this round and not answered before: key -> (method, params).
-        self.pending: dict[str, tuple[InputMethod, dict[str, Any]]] = {}
+        #: Questions the tool waits on: key -> question and the future its answer resolves.
+        self.waiting: dict[str, _Waiting] = {}
+        #: Set at each new question.
         self.asked = asyncio.Event()
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
@@ -188,50 +220,150 @@ class _RoundSink:
         digest = question_digest(method, params)
         answered = self._state.answers.get(key)
         if answered is not None and answered.get("q") == digest and isinstance(answered.get("r"), dict):
-            return dict(answered["r"])
-        self.pending[key] = (method, params)
-        self._state.asked[key] = {"q": digest, "m": method}
+            return dict(answered["r"])  # answered in an earlier round (this is a rerun)
+        waiting = _Waiting(method, params, digest, asyncio.get_running_loop().create_future())
+        self.waiting[key] = waiting
         self.asked.set()
-        await asyncio.Future()  # never answered in this round: the round ends, the tool is cancelled
-        raise AssertionError("unreachable")
+        try:
+            return await waiting.answer
+        finally:
+            self.waiting.pop(key, None)
+
+    def unanswered(self) -> dict[str, _Waiting]:
+        """The questions waiting whose answer has not arrived."""
+        return {key: waiting for key, waiting in self.waiting.items() if not waiting.answer.done()}
+
+    def resume(self, state: RoundState, declared: dict[str, Any], progress: Progress) -> None:
+        """A later round of the same call: answer the questions its `state` answers; progress
+        and capabilities are now the new request's."""
+        self._state, self._declared, self._progress = state, declared, progress
+        for key, waiting in self.unanswered().items():
+            answered = state.answers.get(key)
+            if answered is not None and answered.get("q") == waiting.digest:
+                waiting.answer.set_result(dict(answered["r"]))
 
 
-async def run_in_rounds(
-    entry: TaskTool,
-    arguments: dict[str, Any],
-    resolved: dict[str, Any],
-    state: RoundState,
-    *,
-    declared: dict[str, Any],
-    progress: Callable[..., Awaitable[None]],
-) -> CallToolResult | InputRequiredResult:
-    """One round of a 2026-07-28 inline call whose tool may ask questions (module docstring).
+Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 
-    Returns the tool's answer, or an `InputRequiredResult` with the questions it waits on.
-    Raises: InputUnavailable (-32021) when the client did not declare the capability a question
-    needs; MCPError as the tool raised it.
+
+@dataclass(eq=False, slots=True)
+class _Suspended:
+    """An inline call waiting between rounds for its answers."""
+
+    call: asyncio.Task[CallToolResult | InputRequiredResult]
+    sink: _RoundSink
+    owner: Owner
+    timer: asyncio.TimerHandle
+
+
+class InlineRounds:
+    """The rounds of 2026-07-28 inline calls that ask questions (module docstring).
+
+    Between rounds a call waits, suspended in this process, for up to `keep_s` seconds
+    (`Settings.client_request_timeout_s`); the retry that answers resumes it. A retry that finds no
+    suspended call (it waited too long, the retry reached another replica, more than
+    `MAX_SUSPENDED` calls wait) runs the tool again from its start, replaying the answers.
     """
-    sink = _RoundSink(declared, state, progress)
-    call = asyncio.ensure_future(call_tool_body(entry, arguments, TaskContext(None, sink), resolved))
-    asked = asyncio.ensure_future(sink.asked.wait())
-    try:
-        await asyncio.wait({call, asked}, return_when=asyncio.FIRST_COMPLETED)
-        seen = -1
-        while not call.done() and seen != len(sink.pending):
-            seen = len(sink.pending)
-            for _ in range(SETTLE_PASSES):
-                await asyncio.sleep(0)  # let questions asked alongside (gather) be asked too
-        if call.done():
-            return await inline_answer(entry, call)
-    finally:
-        asked.cancel()
-        if not call.done():
-            call.cancel()
-            await asyncio.wait({call})
-    requests = {key: {"method": method, "params": params} for key, (method, params) in sink.pending.items()}
-    return InputRequiredResult.model_validate(
-        {"resultType": "input_required", "inputRequests": requests, "requestState": state.dump()}
-    )
+
+    def __init__(self, keep_s: float) -> None:
+        #: How long a call waits for the retry that answers it, in seconds.
+        self.keep_s = keep_s
+        self._suspended: dict[str, _Suspended] = {}
+
+    def __len__(self) -> int:
+        return len(self._suspended)
+
+    async def run(
+        self,
+        entry: TaskTool,
+        arguments: dict[str, Any],
+        resolved: dict[str, Any],
+        state: RoundState,
+        *,
+        owner: Owner,
+        declared: dict[str, Any],
+        progress: Progress,
+    ) -> CallToolResult | InputRequiredResult:
+        """One round of an inline call: the tool's answer, or the questions it waits on.
+
+        Raises: InputUnavailable (-32021) when the client did not declare the capability a
+        question needs; MCPError as the tool raised it.
+        """
+        suspended = self._take(state.resume, owner)
+        if suspended is None:
+            sink = _RoundSink(declared, state, progress)
+            call = asyncio.ensure_future(call_tool_body(entry, arguments, TaskContext(None, sink), resolved))
+        else:
+            call, sink = suspended.call, suspended.sink
+            sink.resume(state, declared, progress)
+        kept = False
+        try:
+            await _until_blocked(call, sink)
+            if call.done():
+                return await inline_answer(entry, call)
+            questions = sink.unanswered()
+            state.asked = {
+                key: {"q": waiting.digest, "m": waiting.method} for key, waiting in questions.items()
+            }
+            state.resume = self._keep(call, sink, owner)
+            kept = state.resume is not None
+            requests = {key: {"method": w.method, "params": w.params} for key, w in questions.items()}
+            return InputRequiredResult.model_validate(
+                {"resultType": "input_required", "inputRequests": requests, "requestState": state.dump()}
+            )
+        finally:
+            if not kept and not call.done():
+                call.cancel()
+                await asyncio.wait({call})
+
+    def _take(self, token: str | None, owner: Owner) -> _Suspended | None:
+        suspended = self._suspended.get(token) if token is not None else None
+        if suspended is None or suspended.owner != owner:
+            return None
+        del self._suspended[token]  # type: ignore[arg-type]  # found, so not None
+        suspended.timer.cancel()
+        return suspended
+
+    def _keep(
+        self, call: asyncio.Task[CallToolResult | InputRequiredResult], sink: _RoundSink, owner: Owner
+    ) -> str | None:
+        if len(self._suspended) >= MAX_SUSPENDED:
+            return None  # the retry runs the tool again, replaying the answers
+        token = secrets.token_urlsafe(16)
+        timer = asyncio.get_running_loop().call_later(self.keep_s, self._expire, token)
+        self._suspended[token] = _Suspended(call, sink, owner, timer)
+        return token
+
+    def _expire(self, token: str) -> None:
+        suspended = self._suspended.pop(token, None)
+        if suspended is not None:
+            suspended.call.cancel()
+
+    def close(self) -> None:
+        """Stop every suspended call (the server stops); a retry then runs its tool again."""
+        for token in list(self._suspended):
+            suspended = self._suspended.pop(token)
+            suspended.timer.cancel()
+            suspended.call.cancel()
+
+
+async def _until_blocked(call: asyncio.Future[Any], sink: _RoundSink) -> None:
+    """Wait until the tool finished, or waits on a question whose answer has not arrived."""
+    while not call.done():
+        if sink.unanswered():
+            # Let questions asked alongside (asyncio.gather) be asked too: one round for all.
+            seen = -1
+            while not call.done() and seen != len(sink.waiting):
+                seen = len(sink.waiting)
+                for _ in range(SETTLE_PASSES):
+                    await asyncio.sleep(0)
+            return
+        sink.asked.clear()
+        asked = asyncio.ensure_future(sink.asked.wait())
+        try:
+            await asyncio.wait({call, asked}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            asked.cancel()
 
 
 # -- inline grace -------------------------------------------------------------------------------
@@ -316,10 +448,10 @@ async def run_with_grace(
 
 
 __all__ = [
+    "InlineRounds",
     "RoundState",
     "capability_of",
     "question_digest",
     "require_capability",
-    "run_in_rounds",
     "run_with_grace",
 ]
