@@ -397,11 +397,16 @@ class _GraceSink:
         return await self._target.ask(key, method, params)
 
     async def attach(self, target: TaskSink) -> None:
-        """The tool became a task with sink `target`: store the status it set, release questions."""
+        """The tool became a task with sink `target`: store the status it set, release questions.
+
+        Never raises for the status message: it is shown, not needed (the failure is logged).
+        """
         self._target = target
         try:
             if self._status is not None:
                 await target.status_message(self._status[0])
+        except Exception:
+            logger.info("could not store the status message set during the inline grace", exc_info=True)
         finally:
             self._ready.set()
 
@@ -434,7 +439,12 @@ async def run_with_grace(
             return await inline_answer(entry, call)
 
         async def invoke(task: TaskContext) -> Outcome:
-            await sink.attach(context._continue_as(task))
+            try:
+                await sink.attach(context._continue_as(task))
+            except BaseException:
+                call.cancel()  # cancelled hard before it was adopted: the tool stops with it
+                raise
+            # A hard cancel of this invoke cancels the awaited call too.
             return await task_outcome(entry, call, task.task_id)
 
         record = await create(invoke)

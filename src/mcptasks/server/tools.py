@@ -292,7 +292,9 @@ async def inline_answer(
     except UnexpectedToolError as exc:
         refused = _cause_of_type(exc, TaskError)
         if refused is not None:
-            raise refused from None  # expected: a JSON-RPC error with its public message, no traceback
+            # Expected (e.g. the client cannot be asked): a JSON-RPC error with its public message.
+            logger.info("tool %r refused: %s", entry.name, refused.message, extra={"action": "tool_refused"})
+            raise refused from None
         logger.error("tool %r crashed", entry.name, exc_info=exc.__cause__, extra={"action": "tool_crash"})
         return _error_result(str(exc))
     except ToolError as exc:
