@@ -6,8 +6,10 @@ The decision table (protocol reference A1.2, A2.1, E23):
 |---------------------------------------------|---------------|------------|------------|
 | 2025-11-25 with `params.task`               | task          | task       | -32601     |
 | 2025-11-25 without `params.task`            | inline        | -32601     | inline     |
-| 2026-07-28, client declared the extension   | task          | task       | inline     |
+| 2026-07-28, client declared the extension   | task (*)      | task (*)   | inline     |
 | 2026-07-28, client did not declare it       | inline        | -32021     | inline     |
+
+(*) inline first for a tool with `inline_grace_ms`: a task only when it does not finish in time.
 
 A tool's `Resolve(...)` parameters are resolved first, in the request (after the argument check,
 before any task exists): on 2026-07-28 a question turns the call into an `InputRequiredResult`
