@@ -210,7 +210,11 @@ class _RoundSink:
         self.asked = asyncio.Event()
 
     async def progress(self, progress: float, total: float | None, message: str | None) -> None:
-        await self._progress(progress, total, message)
+        try:
+            await self._progress(progress, total, message)
+        except Exception:
+            # Between rounds the request it would ride has ended: progress is dropped, never fatal.
+            logger.debug("could not send the progress of an inline call", exc_info=True)
 
     async def status_message(self, message: str | None) -> None:
         return None  # no task, so no status to show
