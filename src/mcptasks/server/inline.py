@@ -22,8 +22,9 @@ expiring), so what it carries back is what this server wrote.
 Between rounds the tool stays suspended in this process, awaiting its answers, for up to
 `Settings.client_request_timeout_s` (`InlineRounds`): the retry that brings them resumes it, so
 the tool runs once and may hold what it likes in memory (the demo's `guess_number` keeps its
-secret number). When no suspended call is found (it waited too long, the retry reached another
-replica sharing the state keys, too many calls wait), the retry runs the tool again from its start,
+secret number). When no suspended call is found (it waited too long, too many calls wait, or the
+retry reached a replica sharing the SDK's state keys: by default each process seals with its own
+key, and another one refuses the state), the retry runs the tool again from its start,
 as `on_restart="rerun"` runs a task again: the answers of earlier rounds ride the `requestState` and
 are returned at once to the question that asks them again, matched by key and by the exact
 question (a question worded differently from the one answered is asked again). Only a tool that
