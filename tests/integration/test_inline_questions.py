@@ -237,3 +237,24 @@ async def test_rounds_over_stdio(server_db: Path | str) -> None:
         result = await client.call_tool("elicit_once", {"filename": "e.txt"})
     assert _text(result) == 'attempt 0: accept {"confirm": true}'
     assert answers.asked == ["Delete e.txt?"]
+
+
+async def test_a_stop_ends_the_calls_waiting_between_rounds(server_db: Path | str, tmp_path: Path) -> None:
+    server = HttpServer(server_db, tmp_path / "server.log").start()
+    marker = tmp_path / "asked.log"
+    client = ModernHttpClient(server.base_url)
+    try:
+        first = await client.call(
+            "tools/call",
+            {"name": "elicit_once", "arguments": {"filename": "f.txt", "marker": str(marker)}},
+            capabilities={"elicitation": {}},
+        )
+        assert first["resultType"] == "input_required"
+    finally:
+        await client.aclose()
+        code = await asyncio.to_thread(server.stop)
+    assert code == 0
+    assert (await _log_of(marker)).splitlines() == [
+        "attempt 0 asks first",
+        "attempt 0 stopped waiting for first: CancelledError",
+    ]
