@@ -7,11 +7,12 @@ Through a real server process over Streamable HTTP, on both engines.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from support.clients import ModernHttpClient
 from support.db import query
-from support.polling import wait_status
+from support.polling import until, wait_status
 from support.process import HttpServer
 
 
@@ -85,3 +86,26 @@ async def test_a_question_within_the_grace_makes_it_a_task_awaiting_input(
         "attempt 0 asks first",
         'attempt 1 got first: accept {"confirm": true}',
     ]
+
+
+async def test_cancelling_the_task_reaches_the_tool_it_adopted(
+    http_server: HttpServer, modern: ModernHttpClient, tmp_path: Path
+) -> None:
+    gate, marker = tmp_path / "gate-never", tmp_path / "cancelled-call.log"
+    created = await modern.call(
+        "tools/call", {"name": "graced", "arguments": {"gate": str(gate), "marker": str(marker)}}
+    )
+    task_id = created["taskId"]
+    await modern.call("tasks/cancel", {"taskId": task_id})
+    await wait_status(modern, task_id, "cancelled")
+    log = await until(
+        lambda: _log_of(marker),
+        lambda text: "cancelled" in text,
+        within_s=20.0,
+        what="the tool saw the cancel",
+    )
+    assert log.splitlines() == ["start inline", f"cancelled {task_id}"]
+
+
+async def _log_of(marker: Path) -> str:
+    return await asyncio.to_thread(lambda: marker.read_text() if marker.exists() else "")

@@ -219,10 +219,13 @@ GRACE_MS = 2000
 @server.tool(task_support="optional", inline_grace_ms=GRACE_MS)
 async def graced(gate: str, task: TaskContext, marker: str = "") -> str:
     """Wait until the file `gate` holds some text, then return; runs inline for a while before it becomes a
-    task (`inline_grace_ms`). Appends a line to `marker` when it starts and when it ends."""
+    task (`inline_grace_ms`). Appends a line to `marker` when it starts, ends or sees a cancel."""
     _note(marker, f"start {task.task_id or 'inline'}")
     await task.set_status_message("waiting for the gate")
-    while not _has_text(Path(gate)):  # noqa: ASYNC110
+    while not _has_text(Path(gate)):
+        if task.is_cancelled:
+            _note(marker, f"cancelled {task.task_id or 'inline'}")
+            task.check_cancelled()
         await asyncio.sleep(0.02)
     _note(marker, f"end {task.task_id or 'inline'}")
     return f"gate open ({'a task' if task.task_id else 'inline'})"
