@@ -44,7 +44,20 @@ def build_server() -> TaskServer:
         where = "a task" if task.task_id else "inline"
         return f"Hello, {person.name}{punctuation} ({where})"
 
+    @server.tool(task_support="optional")
+    async def greet_and_ask(person: Annotated[Person, Resolve(ask_name)], task: TaskContext) -> str:
+        """Greet the person the client names first, then ask how they are."""
+        answer = await task.elicit(f"How are you, {person.name}?", MOOD_SCHEMA)
+        return f"{person.name} is {(answer.content or {}).get('mood')}"
+
     return server
+
+
+MOOD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"mood": {"type": "string"}},
+    "required": ["mood"],
+}
 
 
 @asynccontextmanager
@@ -142,6 +155,33 @@ async def test_without_the_extension_the_answer_is_inline() -> None:
         assert result["resultType"] == "complete"
         assert result["content"][0]["text"] == "Hello, Bob? (inline)"
         assert await _tasks(server) == 0
+
+
+@pytest.mark.parametrize("resumed", [True, False], ids=["resumed", "run-again"])
+async def test_resolver_then_body_question_inline(resumed: bool) -> None:
+    server = build_server()
+    async with serving(server) as post:
+        call = {"name": "greet_and_ask", "arguments": {}}
+        first = (await post("tools/call", call)).result
+        [resolver_key] = first["inputRequests"]
+        named = {resolver_key: {"action": "accept", "content": {"name": "Ann"}}}
+        second = (await post("tools/call", {**call, "inputResponses": named, **_state(first)})).result
+        assert second["resultType"] == "input_required"
+        assert list(second["inputRequests"]) == ["input-1"]
+        assert second["inputRequests"]["input-1"]["params"]["message"] == "How are you, Ann?"
+        if not resumed:
+            server._state.rounds.close()  # as if the retry reached another replica
+        assert server.state_sizes()["inline_calls_waiting"] == (1 if resumed else 0)
+        mood = {"input-1": {"action": "accept", "content": {"mood": "well"}}}
+        done = (await post("tools/call", {**call, "inputResponses": mood, **_state(second)})).result
+        assert done["resultType"] == "complete"
+        assert done["content"][0]["text"] == "Ann is well"
+        assert server.state_sizes()["inline_calls_waiting"] == 0
+        assert await _tasks(server) == 0
+
+
+def _state(result: dict[str, Any]) -> dict[str, Any]:
+    return {"requestState": result["requestState"]}
 
 
 def test_resolvers_cannot_be_replayed_by_a_rerun() -> None:

@@ -212,6 +212,32 @@ async def elicit_in_turn_rerun(task: TaskContext, marker: str = "") -> str:
     return f"attempt {task.attempt}: first={_said(first)}; second={_said(second)}"
 
 
+#: The inline grace of `graced` (`inline_grace_ms`), in ms.
+GRACE_MS = 2000
+
+
+@server.tool(task_support="optional", inline_grace_ms=GRACE_MS)
+async def graced(gate: str, task: TaskContext, marker: str = "") -> str:
+    """Wait until the file `gate` holds some text, then return; runs inline for a while before it becomes a
+    task (`inline_grace_ms`). Appends a line to `marker` when it starts, ends or sees a cancel."""
+    _note(marker, f"start {task.task_id or 'inline'}")
+    await task.set_status_message("waiting for the gate")
+    while not _has_text(Path(gate)):
+        if task.is_cancelled:
+            _note(marker, f"cancelled {task.task_id or 'inline'}")
+            task.check_cancelled()
+        await asyncio.sleep(0.02)
+    _note(marker, f"end {task.task_id or 'inline'}")
+    return f"gate open ({'a task' if task.task_id else 'inline'})"
+
+
+@server.tool(task_support="optional", inline_grace_ms=GRACE_MS)
+async def graced_asks(task: TaskContext, marker: str = "") -> str:
+    """Ask one question at once (within its inline grace): it goes on as a task awaiting input."""
+    answer = await _ask_noted(task, marker, "first", "Go on?")
+    return f"{'a task' if task.task_id else 'inline'}: {_said(answer)}"
+
+
 @server.tool(task_support="optional")
 async def sample_once(prompt: str, task: TaskContext) -> str:
     """Ask the client's model (sampling) and return the model name and its text."""

@@ -54,6 +54,8 @@ class TaskContext:
         self._attempt = attempt
         self._cancelled = asyncio.Event()
         self._asked = 0
+        #: Contexts of tools that went on as this task (`_continue_as`): cancelled with it.
+        self._followers: list[TaskContext] = []
 
     @property
     def task_id(self) -> str | None:
@@ -139,3 +141,21 @@ class TaskContext:
     def _cancel(self) -> None:
         """Fire the cancellation token (runner use only)."""
         self._cancelled.set()
+        for follower in self._followers:
+            follower._cancel()
+
+    def _continue_as(self, task: TaskContext) -> TaskSink:
+        """Runner use only: the tool holding this context, started without a task, goes on as
+        `task` (the executor's context of the task it became; `inline_grace_ms`).
+
+        From now on `task_id` and `attempt` are the task's, progress, status messages and questions
+        go to the task's sink (returned, for a question already on its way), and cancelling the
+        task cancels this context. Question keys keep counting from the questions asked before.
+        """
+        self._task_id = task._task_id
+        self._attempt = task._attempt
+        self._sink = task._sink
+        task._followers.append(self)
+        if task.is_cancelled:
+            self._cancel()
+        return task._sink

@@ -9,7 +9,7 @@ re-reading the store every `INPUT_POLL_S` (an answer through another replica).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -108,7 +108,7 @@ class TaskSink:
         """
         running = self._running
         record = running.record
-        require_capability(record, method)
+        require_capability(record.client_capabilities or {}, method)
         stored = await self._store.request_input(
             record.task_id, record.attempt, self._node, key, method, params, self._db_now()
         )
@@ -151,11 +151,16 @@ class TaskSink:
             input_span.end()
 
 
-def require_capability(record: TaskRecord, method: InputMethod) -> None:
-    """Raise InputUnavailable unless `record`'s client declared what `method` needs
-    ("elicitation" or "sampling")."""
-    capability = "elicitation" if method == ELICITATION else "sampling"
-    if capability not in (record.client_capabilities or {}):
+def capability_of(method: InputMethod) -> str:
+    """The client capability a question needs: "elicitation" or "sampling"."""
+    return "elicitation" if method == ELICITATION else "sampling"
+
+
+def require_capability(declared: Mapping[str, Any], method: InputMethod) -> None:
+    """Raise InputUnavailable (-32021, naming the capability) unless the client capabilities
+    `declared` (a task's stored ones, or a request's) have what `method` needs."""
+    capability = capability_of(method)
+    if capability not in declared:
         raise InputUnavailable(
             capability,
             f"The tool asked the client a question ({method}), but the client did not declare "
@@ -163,4 +168,12 @@ def require_capability(record: TaskRecord, method: InputMethod) -> None:
         )
 
 
-__all__ = ["INPUT_POLL_S", "Admission", "Invoke", "RunningTool", "TaskSink", "require_capability"]
+__all__ = [
+    "INPUT_POLL_S",
+    "Admission",
+    "Invoke",
+    "RunningTool",
+    "TaskSink",
+    "capability_of",
+    "require_capability",
+]

@@ -114,6 +114,7 @@ class Settings:
     auth: AuthConfig | None = None
     #: How long a 2025-11-25 client may take to answer a question (a server-to-client request), in
     #: seconds; after it the question goes back to waiting and is asked again on the next stream.
+    #: Also how long a 2026-07-28 inline call waits, suspended, for the retry carrying its answers.
     client_request_timeout_s: float = CLIENT_REQUEST_TIMEOUT_S
     #: Most tasks the in-process view remembers (`store.view.TaskView`; about 1-2 KB each): reads
     #: of other tasks go to the database.
@@ -169,6 +170,7 @@ class TaskServer:
         )
         self._state = ServerState(self.mcp, ToolRegistry(self.mcp), self.settings.owner_scope)
         self._state.questions.timeout_s = self.settings.client_request_timeout_s
+        self._state.rounds.keep_s = self.settings.client_request_timeout_s
         extension.bind(self._state)
         # Inside the SDK's own middleware; the guard is outermost of ours.
         self.mcp.middleware.extend([ErrorGuardMiddleware(self._state), TasksMiddleware(self._state)])
@@ -190,6 +192,7 @@ class TaskServer:
         self.settings = replace(self.settings, **changes)
         self._state.owner_scope = self.settings.owner_scope
         self._state.questions.timeout_s = self.settings.client_request_timeout_s
+        self._state.rounds.keep_s = self.settings.client_request_timeout_s
 
     def tool(
         self,
@@ -200,6 +203,7 @@ class TaskServer:
         title: str | None = None,
         description: str | None = None,
         structured_output: bool | None = None,
+        inline_grace_ms: int | None = None,
     ) -> Callable[[F], F]:
         """Register a tool that may run as a task.
 
@@ -210,7 +214,12 @@ class TaskServer:
         happens to a task whose server stopped (or crashed) while it ran or waited for input:
         "fail" (default) fails it at the next start; "rerun" runs the tool again from its start as
         the next attempt, where questions answered before return their answers without asking.
-        Raises: ValueError for a bad `task_support` or `on_restart`, or a duplicate name.
+        `inline_grace_ms` (off by default): a call that would create a task (2026-07-28, the client
+        declared the tasks extension) first runs inline for up to that many ms; if the tool
+        finishes in time the plain result is answered and nothing is stored (no task, no record
+        of the call), else (or at its first question) the running tool goes on as a new task.
+        Raises: ValueError for a bad `task_support`, `on_restart` or `inline_grace_ms`, or a
+        duplicate name.
         """
 
         def decorator(fn: F) -> F:
@@ -222,6 +231,7 @@ class TaskServer:
                 task_support=task_support,
                 structured_output=structured_output,
                 on_restart=on_restart,
+                inline_grace_ms=inline_grace_ms,
             )
             self._state.tools.add(entry)
             return fn
@@ -256,13 +266,14 @@ class TaskServer:
         Keys: `bus_tasks` (tasks someone waits on), `bus_waiters` (their waiters), `held_polls`
         (active tasks whose last poll is remembered), `view` (tasks in the in-process view, bounded
         by its capacity), `get_streams` (sessions with a GET stream open), `result_streams`,
-        `questions_in_flight` (`questions.TaskQuestions`), and the notifier's `notify_*`
+        `questions_in_flight` (`questions.TaskQuestions`), `inline_calls_waiting` (2026-07-28 inline
+        calls suspended between question rounds, `inline.InlineRounds`), and the notifier's `notify_*`
         (`notify.TaskNotifier.sizes`). With no task active and no stream open, all are 0 but
         `view` and `notify_connections_watched`
         (one per open connection that created a task). For tests and operators.
         """
         state = self._state
-        sizes = {"get_streams": len(state.get_streams)}
+        sizes = {"get_streams": len(state.get_streams), "inline_calls_waiting": len(state.rounds)}
         sizes.update(state.questions.sizes())
         sizes.update(state.notifier.sizes())
         manager = state.opened_manager
@@ -346,6 +357,7 @@ class TaskServer:
             return
         self.lifecycle = Lifecycle.CLOSED
         self._state.stopping = True
+        self._state.rounds.close()
         assert self._executor is not None and self._store is not None
         try:
             await self._executor.stop()

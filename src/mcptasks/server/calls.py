@@ -6,12 +6,17 @@ The decision table (protocol reference A1.2, A2.1, E23):
 |---------------------------------------------|---------------|------------|------------|
 | 2025-11-25 with `params.task`               | task          | task       | -32601     |
 | 2025-11-25 without `params.task`            | inline        | -32601     | inline     |
-| 2026-07-28, client declared the extension   | task          | task       | inline     |
+| 2026-07-28, client declared the extension   | task (*)      | task (*)   | inline     |
 | 2026-07-28, client did not declare it       | inline        | -32021     | inline     |
+
+(*) inline first for a tool with `inline_grace_ms`: a task only when it does not finish in time.
 
 A tool's `Resolve(...)` parameters are resolved first, in the request (after the argument check,
 before any task exists): on 2026-07-28 a question turns the call into an `InputRequiredResult`
 and the task is created only on the retry that answers it.
+
+Inline calls and their questions, and `inline_grace_ms` (a task created only for a call that does
+not finish within the grace), are `inline.py`'s.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from mcp.server.mcpserver.server import require_client_extension
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, CallToolRequestParams, CallToolResult, InputRequiredResult
 
 from mcptasks.core.errors import InputUnavailable, TaskSupportMismatch, ToolNotFound
-from mcptasks.core.model import ELICITATION, InputMethod, TaskRecord, Wire
+from mcptasks.core.model import InputMethod, TaskRecord, Wire
 from mcptasks.runtime.context import TaskContext
+from mcptasks.runtime.running import Invoke, capability_of, require_capability
 from mcptasks.server.handlers import SEP2663_VERSIONS
+from mcptasks.server.inline import RoundState, run_with_grace
 from mcptasks.server.owner import request_owner
 from mcptasks.server.state import Ctx, ServerState
 from mcptasks.server.tools import TaskTool, resolve_parameters, run_inline, task_invoker, validate_arguments
@@ -72,7 +79,7 @@ async def _create(
     *,
     wire: Wire,
     requested_ttl_ms: int | None,
-    resolved: dict[str, Any],
+    invoke: Invoke,
 ) -> TaskRecord:
     owner = request_owner(ctx, state.owner_scope)
     capabilities = ctx.session.client_capabilities
@@ -83,7 +90,7 @@ async def _create(
         arguments=arguments,
         requested_ttl_ms=requested_ttl_ms,
         progress_token=_progress_token(ctx) if wire == "2025-11-25" else None,
-        invoke=task_invoker(entry, arguments, resolved),
+        invoke=invoke,
         client_capabilities=None
         if capabilities is None
         else capabilities.model_dump(by_alias=True, mode="json", exclude_none=True),
@@ -121,7 +128,7 @@ async def call_v2025_11_25_task(state: ServerState, ctx: Ctx) -> dict[str, Any]:
         arguments,
         wire="2025-11-25",
         requested_ttl_ms=params.task.ttl,
-        resolved=resolved,
+        invoke=task_invoker(entry, arguments, resolved),
     )
     state.notifier.attach(
         record,
@@ -135,8 +142,10 @@ async def call_v2025_11_25_task(state: ServerState, ctx: Ctx) -> dict[str, Any]:
 async def call_tool(state: ServerState, ctx: Ctx, entry: TaskTool, params: CallToolRequestParams) -> Any:
     """Any other `tools/call` of a registered tool: a SEP-2663 task, or inline (see table).
 
+    A tool with `inline_grace_ms` called by a client that declared the extension runs inline first
+    and becomes a task only when it does not finish within the grace (`inline.run_with_grace`).
     Raises: TaskSupportMismatch (2025-11-25, required tool without a task), MCPError -32021
-    (2026-07-28, required tool, extension not declared).
+    (2026-07-28, required tool, extension not declared; or a question the client cannot be asked).
     """
     arguments = dict(params.arguments or {})
     if ctx.protocol_version in SEP2663_VERSIONS:
@@ -145,13 +154,39 @@ async def call_tool(state: ServerState, ctx: Ctx, entry: TaskTool, params: CallT
             resolved = await _prepare(state, ctx, entry, arguments, params)
             if not isinstance(resolved, dict):
                 return resolved  # input required first (no task yet), or a resolver refused
-            record = await _create(
-                state, ctx, entry, arguments, wire="sep-2663", requested_ttl_ms=None, resolved=resolved
+            if entry.inline_grace_ms is None:
+                record = await _create(
+                    state,
+                    ctx,
+                    entry,
+                    arguments,
+                    wire="sep-2663",
+                    requested_ttl_ms=None,
+                    invoke=task_invoker(entry, arguments, resolved),
+                )
+                return sep2663.create_task_result(record)
+
+            async def create(invoke: Invoke) -> TaskRecord:
+                return await _create(
+                    state, ctx, entry, arguments, wire="sep-2663", requested_ttl_ms=None, invoke=invoke
+                )
+
+            executor = state.manager.executor
+            outcome = await run_with_grace(
+                entry,
+                arguments,
+                resolved,
+                entry.inline_grace_ms,
+                create=create,
+                stopping=lambda: executor.stopping,
             )
-            return sep2663.create_task_result(record)
+            if isinstance(outcome, TaskRecord):
+                return sep2663.create_task_result(outcome)
+            return outcome
         if entry.task_support == "required":
             require_client_extension(ctx, sep2663.EXTENSION_ID)
-    elif entry.task_support == "required":
+        return await _inline_rounds(state, ctx, entry, arguments, params)
+    if entry.task_support == "required":
         raise TaskSupportMismatch("Task augmentation required for tools/call requests")
     return await _inline(state, ctx, entry, arguments, params)
 
@@ -159,10 +194,51 @@ async def call_tool(state: ServerState, ctx: Ctx, entry: TaskTool, params: CallT
 async def _inline(
     state: ServerState, ctx: Ctx, entry: TaskTool, arguments: dict[str, Any], params: CallToolRequestParams
 ) -> CallToolResult | InputRequiredResult:
+    """2025-11-25 without a task: questions go on the request's own stream."""
     resolved = await resolve_parameters(entry, arguments, sdk_context(state.mcp, ctx, params))
     if not isinstance(resolved, dict):
         return resolved
     return await run_inline(entry, arguments, TaskContext(None, _RequestSink(ctx)), resolved)
+
+
+async def _inline_rounds(
+    state: ServerState, ctx: Ctx, entry: TaskTool, arguments: dict[str, Any], params: CallToolRequestParams
+) -> CallToolResult | InputRequiredResult:
+    """2026-07-28 without a task: questions go back in multi-round-trip results (`inline.py`).
+
+    Raises: InvalidParams naming `inputResponses.<key>` for an answer of the wrong shape.
+    """
+    raw = ctx.params or {}
+    round_state = RoundState.read(raw.get("requestState"), raw.get("inputResponses"))
+    resolved: dict[str, Any] = {}
+    if entry.tool.resolved_params:
+        # The resolvers see their own state and answers, as if the rounds were theirs alone.
+        own = params.model_dump(by_alias=True, mode="json", exclude_none=True)
+        own.pop("inputResponses", None)
+        own.pop("requestState", None)
+        if round_state.sdk is not None:
+            own["requestState"] = round_state.sdk
+        if round_state.sdk_answers:
+            own["inputResponses"] = round_state.sdk_answers
+        sdk_params = CallToolRequestParams.model_validate(own)
+        outcome = await resolve_parameters(entry, arguments, sdk_context(state.mcp, ctx, sdk_params))
+        if not isinstance(outcome, dict):
+            return outcome
+        resolved = outcome
+    return await state.rounds.run(
+        entry,
+        arguments,
+        resolved,
+        round_state,
+        owner=request_owner(ctx, state.owner_scope),
+        declared=_declared_capabilities(ctx),
+        progress=ctx.session.report_progress,
+    )
+
+
+def _declared_capabilities(ctx: Ctx) -> dict[str, Any]:
+    capabilities = ctx.session.client_capabilities
+    return capabilities.model_dump(exclude_none=True) if capabilities is not None else {}
 
 
 def _declares_extension(ctx: Ctx) -> bool:
@@ -172,7 +248,7 @@ def _declares_extension(ctx: Ctx) -> bool:
 
 
 class _RequestSink:
-    """An inline call's progress and questions go to the request's own channel (2025-11-25)."""
+    """A 2025-11-25 inline call's progress and questions go to the request's own channel."""
 
     def __init__(self, ctx: Ctx) -> None:
         self._ctx = ctx
@@ -185,22 +261,13 @@ class _RequestSink:
 
     async def ask(self, key: str, method: InputMethod, params: dict[str, Any]) -> dict[str, Any]:
         ctx = self._ctx
-        capability = "elicitation" if method == ELICITATION else "sampling"
-        capabilities = ctx.session.client_capabilities
-        declared = capabilities.model_dump(exclude_none=True) if capabilities is not None else {}
-        if capability not in declared:
+        require_capability(_declared_capabilities(ctx), method)
+        if not ctx.session.can_send_request or ctx.request_id is None:
+            capability = capability_of(method)
             raise InputUnavailable(
                 capability,
-                f"The tool asked the client a question ({method}), but the client did not declare "
-                f"the {capability} capability",
-            )
-        if (
-            ctx.protocol_version in SEP2663_VERSIONS
-            or not ctx.session.can_send_request
-            or ctx.request_id is None
-        ):
-            raise InputUnavailable(
-                capability, "A tool called without a task can ask questions only on a 2025-11-25 connection"
+                f"The tool asked the client a question ({method}), but this connection cannot carry "
+                f"a request to the client; call the tool as a task",
             )
         return await send_on_session(ctx.session, ctx.request_id, method, params)
 

@@ -14,10 +14,11 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 
 from mcptasks.runtime.manager import TaskManager
+from mcptasks.server.inline import InlineRounds
 from mcptasks.server.owner import OwnerScope
 from mcptasks.server.tools import ToolRegistry
 from mcptasks.server.v2025_11_25.notify import TaskNotifier
-from mcptasks.server.v2025_11_25.questions import TaskQuestions
+from mcptasks.server.v2025_11_25.questions import CLIENT_REQUEST_TIMEOUT_S, TaskQuestions
 from mcptasks.server.v2025_11_25.streams import GetStreams
 
 #: The SDK's context of one request, as the server handlers receive it.
@@ -40,6 +41,8 @@ class ServerState:
     notifier: TaskNotifier = field(init=False)
     #: Questions of 2025-11-25 tasks sent to their clients, and their answers stored.
     questions: TaskQuestions = field(init=False)
+    #: 2026-07-28 inline calls waiting between the rounds of their questions (`inline.py`).
+    rounds: InlineRounds = field(init=False)
     #: A stop was requested or the server is closing: new requests are refused (ServerStopping).
     stopping: bool = False
     #: The task manager while the server is open, else None.
@@ -48,6 +51,7 @@ class ServerState:
     def __post_init__(self) -> None:
         self.notifier = TaskNotifier(self.get_streams)
         self.questions = TaskQuestions(lambda: self.manager, self.notifier, self.get_streams)
+        self.rounds = InlineRounds(CLIENT_REQUEST_TIMEOUT_S)
 
     @property
     def manager(self) -> TaskManager:

@@ -18,7 +18,7 @@ import functools
 import inspect
 import logging
 import typing
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,9 @@ class TaskTool:
     task_support: TaskSupport
     #: What happens to its task after a stop: "fail" or "rerun".
     on_restart: RecoveryPolicy = "fail"
+    #: How long a call that would create a task (2026-07-28) first runs inline, in ms; a call that
+    #: finishes within it answers its plain result and stores nothing. None: a task at once.
+    inline_grace_ms: int | None = None
 
     @property
     def name(self) -> str:
@@ -90,15 +93,26 @@ def build_tool(
     task_support: TaskSupport,
     structured_output: bool | None,
     on_restart: RecoveryPolicy = "fail",
+    inline_grace_ms: int | None = None,
 ) -> TaskTool:
     """Build the SDK `Tool` for `fn`, excluding its `TaskContext` parameter from the schema.
 
-    Raises: ValueError for a bad `task_support` or `on_restart`.
+    Raises: ValueError for a bad `task_support`, `on_restart` or `inline_grace_ms` (a whole number
+    of ms, at least 1, for a tool that may run as a task).
     """
     if task_support not in ("optional", "required", "forbidden"):
         raise ValueError(f"task_support must be 'optional', 'required' or 'forbidden', not {task_support!r}")
     if on_restart not in ("fail", "rerun"):
         raise ValueError(f"on_restart must be 'fail' or 'rerun', not {on_restart!r}")
+    if inline_grace_ms is not None:
+        if isinstance(inline_grace_ms, bool) or not isinstance(inline_grace_ms, int) or inline_grace_ms < 1:
+            raise ValueError(
+                f"inline_grace_ms must be a whole number of ms, at least 1, not {inline_grace_ms!r}"
+            )
+        if task_support == "forbidden":
+            raise ValueError(
+                "inline_grace_ms needs a tool that may run as a task, not task_support='forbidden'"
+            )
     tool = Tool.from_function(
         fn,
         name=name,
@@ -115,7 +129,9 @@ def build_tool(
         )
     if not tool.is_async:
         tool = tool.model_copy(update={"fn": _on_daemon_thread(tool.fn), "is_async": True})
-    return TaskTool(tool=tool, task_support=task_support, on_restart=on_restart)
+    return TaskTool(
+        tool=tool, task_support=task_support, on_restart=on_restart, inline_grace_ms=inline_grace_ms
+    )
 
 
 def _on_daemon_thread(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -255,24 +271,40 @@ def _bound(entry: TaskTool, resolved: dict[str, Any] | None) -> Tool:
     return entry.tool.model_copy(update={"fn": fn, "resolved_params": {}, "resolver_plans": {}})
 
 
-async def run_inline(
+async def call_tool_body(
     entry: TaskTool, arguments: dict[str, Any], context: TaskContext, resolved: dict[str, Any] | None = None
-) -> CallToolResult:
-    """Run the tool inside its `tools/call` request and answer the way the SDK does.
+) -> CallToolResult | InputRequiredResult:
+    """Run the tool body once and convert its return value the way the SDK does.
 
-    `resolved` holds the values of its `Resolve(...)` parameters (see `resolve_parameters`).
+    Raises what `Tool.run` raises (`ToolError`, `UnexpectedToolError`, `MCPError`) and
+    `_Unsendable`; `inline_answer` and `task_outcome` map those for each way of running.
+    """
+    tool = _bound(entry, resolved)
+    value = await tool.run(arguments, context)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
+    return _convert(tool, value)
+
+
+async def inline_answer(
+    entry: TaskTool, call: Awaitable[CallToolResult | InputRequiredResult]
+) -> CallToolResult | InputRequiredResult:
+    """Await `call` (see `call_tool_body`) and answer the way the SDK does for a `tools/call`.
+
     A deliberate `ToolError` becomes an `isError` result with its text; a crash becomes an `isError`
     result with the SDK's generic text (the detail is logged); arguments that fail the schema and
     a return value that cannot be sent become an `isError` result with fixed text; an `MCPError`
-    is raised as itself.
+    is raised as itself, and so is a `TaskError` of mcptasks' own raised through the tool (e.g.
+    `InputUnavailable`, -32021: the client cannot be asked), answered as its JSON-RPC error.
     """
-    tool = _bound(entry, resolved)
     try:
-        value = await tool.run(arguments, context)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
-        result = _convert(tool, value)
+        return await call
     except MCPError:
         raise
     except UnexpectedToolError as exc:
+        refused = _cause_of_type(exc, TaskError)
+        if refused is not None:
+            # Expected (e.g. the client cannot be asked): a JSON-RPC error with its public message.
+            logger.info("tool %r refused: %s", entry.name, refused.message, extra={"action": "tool_refused"})
+            raise refused from None
         logger.error("tool %r crashed", entry.name, exc_info=exc.__cause__, extra={"action": "tool_crash"})
         return _error_result(str(exc))
     except ToolError as exc:
@@ -285,9 +317,18 @@ async def run_inline(
             extra={"action": "tool_result"},
         )
         return _error_result(UNSENDABLE_MESSAGE)
-    if isinstance(result, InputRequiredResult):
-        return result  # type: ignore[return-value]  # 2026 multi-round-trip: passed through as the SDK does
-    return result
+
+
+async def run_inline(
+    entry: TaskTool, arguments: dict[str, Any], context: TaskContext, resolved: dict[str, Any] | None = None
+) -> CallToolResult | InputRequiredResult:
+    """Run the tool inside its `tools/call` request and answer the way the SDK does.
+
+    `resolved` holds the values of its `Resolve(...)` parameters (see `resolve_parameters`).
+    Errors are mapped as `inline_answer` says. A tool returning an `InputRequiredResult` itself
+    (2026 multi-round-trip) has it passed through as the SDK does.
+    """
+    return await inline_answer(entry, call_tool_body(entry, arguments, context, resolved))
 
 
 E = typing.TypeVar("E", bound=BaseException)
@@ -309,7 +350,19 @@ def task_invoker(
     """The executor's `invoke` for one task of this tool: run it and map how it ended.
 
     `resolved` holds the values of its `Resolve(...)` parameters, resolved before the task was
-    created (see `resolve_parameters`).
+    created (see `resolve_parameters`). The mapping is `task_outcome`'s.
+    """
+
+    async def invoke(context: TaskContext) -> Outcome:
+        return await task_outcome(entry, call_tool_body(entry, arguments, context, resolved), context.task_id)
+
+    return invoke
+
+
+async def task_outcome(
+    entry: TaskTool, call: Awaitable[CallToolResult | InputRequiredResult], task_id: str | None
+) -> Outcome:
+    """Await `call` (see `call_tool_body`), the tool of task `task_id`, and map how it ended.
 
     - returns → `Completed` with the `CallToolResult` (an `isError` result too; both wires call
       that `completed`, SEP-2663 "Task Execution Errors");
@@ -317,52 +370,46 @@ def task_invoker(
     - `MCPError` → `Failed` with that JSON-RPC error;
     - a return value that cannot be sent as JSON → `Failed` with `UNSENDABLE_MESSAGE` (logged);
     - anything else → `Failed` with a fixed message; the exception is logged, never sent.
+    Raises: TaskCancelled when the tool stopped because its task was cancelled.
     """
-
-    tool = _bound(entry, resolved)
-
-    async def invoke(context: TaskContext) -> Outcome:
-        try:
-            value = await tool.run(arguments, context)  # type: ignore[arg-type]  # passed through untouched to the TaskContext parameter
-            result = _convert(tool, value)
-        except _Unsendable as exc:
-            logger.error(
-                "tool %r returned a result that cannot be sent as JSON in task %s",
-                entry.name,
-                context.task_id,
-                exc_info=exc.__cause__,
-                extra={"action": "tool_result", "task_id": context.task_id},
-            )
-            return Failed(ErrorInfo(code=-32603, message=UNSENDABLE_MESSAGE), UNSENDABLE_MESSAGE)
-        except MCPError as exc:
-            error = ErrorInfo(code=exc.error.code, message=exc.error.message, data=exc.error.data)
-            return Failed(error, exc.error.message)
-        except UnexpectedToolError as exc:
-            if _cause_of_type(exc, TaskCancelled) is not None:
-                raise TaskCancelled() from None
-            refused = _cause_of_type(exc, TaskError)
-            if refused is not None:
-                # mcptasks' own refusals (e.g. InputUnavailable) carry a public message and code.
-                error = ErrorInfo(code=int(refused.code), message=refused.message, data=refused.data)
-                return Failed(error, refused.message)
-            logger.error(
-                "tool %r crashed in task %s",
-                entry.name,
-                context.task_id,
-                exc_info=exc.__cause__,
-                extra={"action": "tool_crash", "task_id": context.task_id},
-            )
-            return Failed(ErrorInfo(code=-32603, message=CRASH_MESSAGE), CRASH_MESSAGE)
-        except ToolError as exc:
-            if _cause_of_type(exc, TaskCancelled) is not None:
-                raise TaskCancelled() from None
-            return Completed(_dump(_error_result(_tool_error_text(exc))))
-        if isinstance(result, InputRequiredResult):
-            message = "The tool asked for input with a multi-round-trip result, which a task cannot carry"
-            return Failed(ErrorInfo(code=-32603, message=message), message)
-        return Completed(_dump(result))
-
-    return invoke
+    try:
+        result = await call
+    except _Unsendable as exc:
+        logger.error(
+            "tool %r returned a result that cannot be sent as JSON in task %s",
+            entry.name,
+            task_id,
+            exc_info=exc.__cause__,
+            extra={"action": "tool_result", "task_id": task_id},
+        )
+        return Failed(ErrorInfo(code=-32603, message=UNSENDABLE_MESSAGE), UNSENDABLE_MESSAGE)
+    except MCPError as exc:
+        error = ErrorInfo(code=exc.error.code, message=exc.error.message, data=exc.error.data)
+        return Failed(error, exc.error.message)
+    except UnexpectedToolError as exc:
+        if _cause_of_type(exc, TaskCancelled) is not None:
+            raise TaskCancelled() from None
+        refused = _cause_of_type(exc, TaskError)
+        if refused is not None:
+            # mcptasks' own refusals (e.g. InputUnavailable) carry a public message and code.
+            error = ErrorInfo(code=int(refused.code), message=refused.message, data=refused.data)
+            return Failed(error, refused.message)
+        logger.error(
+            "tool %r crashed in task %s",
+            entry.name,
+            task_id,
+            exc_info=exc.__cause__,
+            extra={"action": "tool_crash", "task_id": task_id},
+        )
+        return Failed(ErrorInfo(code=-32603, message=CRASH_MESSAGE), CRASH_MESSAGE)
+    except ToolError as exc:
+        if _cause_of_type(exc, TaskCancelled) is not None:
+            raise TaskCancelled() from None
+        return Completed(_dump(_error_result(_tool_error_text(exc))))
+    if isinstance(result, InputRequiredResult):
+        message = "The tool asked for input with a multi-round-trip result, which a task cannot carry"
+        return Failed(ErrorInfo(code=-32603, message=message), message)
+    return Completed(_dump(result))
 
 
 def _dump(result: CallToolResult) -> dict[str, Any]:

@@ -68,3 +68,28 @@ async def test_reports_go_to_the_sink() -> None:
     await ctx.set_status_message(None)
     assert sink.progress_reports == [(1, None, None), (2.5, 10, "step")]
     assert sink.messages == ["half way", None]
+
+
+async def test_an_inline_context_continues_as_a_task() -> None:
+    inline_sink, task_sink = RecordingSink(), RecordingSink()
+    inline = TaskContext(None, inline_sink)
+    await inline.report_progress(1)
+    task = TaskContext("task-9", task_sink, attempt=1)
+    assert inline._continue_as(task) is task_sink
+    assert (inline.task_id, inline.attempt) == ("task-9", 1)
+    await inline.report_progress(2, total=3)
+    await inline.set_status_message("on")
+    assert inline_sink.progress_reports == [(1, None, None)]
+    assert task_sink.progress_reports == [(2, 3, None)] and task_sink.messages == ["on"]
+    waiter = asyncio.ensure_future(inline.wait_cancelled())
+    task._cancel()  # cancelling the task cancels the tool's own context
+    await asyncio.wait_for(waiter, 1)
+    assert inline.is_cancelled
+
+
+async def test_continuing_as_a_cancelled_task_cancels_at_once() -> None:
+    task = TaskContext("task-9", RecordingSink(), attempt=1)
+    task._cancel()
+    inline = TaskContext(None, RecordingSink())
+    inline._continue_as(task)
+    assert inline.is_cancelled
