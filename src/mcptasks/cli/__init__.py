@@ -72,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     logs.configure(settings.log_level, settings.log_format)
     try:
+        if settings.prepare_db_folder:
+            settings.prepare_db(write=False)
         return run(settings, args)
     except SettingsError as exc:
         print(f"mcptasks: error: {exc}", file=sys.stderr)

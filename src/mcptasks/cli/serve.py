@@ -54,6 +54,8 @@ _Ms = Annotated[int, Field(ge=0, le=DAY_MS)]
 class ServeSettings(AuthOptions):
     """The settings of `mcptasks serve`: what to serve, where, and the task and lease timings (ms)."""
 
+    #: `run` checks the database's folder itself, after the port.
+    prepare_db_folder: ClassVar[bool] = False
     groups: ClassVar[dict[str, tuple[str, str | None]]] = {
         "leases": (
             "Leases (how fast a task whose server died is recovered, and how long tools get to stop)",
@@ -193,6 +195,7 @@ def run(settings: ServeSettings, args: argparse.Namespace) -> int:
     if bool(settings.app) == settings.demo:
         raise SettingsError("give exactly one of APP and --demo")
     server = load_app(settings.app or DEMO_APP)
+    settings.prepare_db(write=True)
     server.configure(
         db=settings.db,
         migrate=not settings.no_migrate,
