@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 import os
 import queue
@@ -367,6 +368,10 @@ def test_serve_without_db_keeps_tasks_in_the_data_folder_from_a_read_only_direct
     with contextlib.closing(sqlite3.connect(db)) as conn:
         assert conn.execute("SELECT task_id, status FROM tasks").fetchall() == [(task_id, "completed")]
     assert (data_home / "mcptasks").stat().st_mode & 0o777 == 0o700
+    listed = run_cli("tasks", "list", cwd=tmp_path)  # the same default database, from elsewhere
+    assert listed.returncode == 0, listed.stderr
+    assert task_id in listed.stdout
+    assert f"{getpass.getuser()} (local)" in listed.stdout  # a stdio task belongs to the local user
 
 
 def test_a_data_folder_that_cannot_be_made_is_one_line_naming_it_and_the_fix(tmp_path: Path) -> None:

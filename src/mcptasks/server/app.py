@@ -47,7 +47,7 @@ from mcptasks.server.inputs import CLIENT_REQUEST_TIMEOUT_S, LegacyQuestions
 from mcptasks.server.logs import install_redaction
 from mcptasks.server.middleware import ErrorGuardMiddleware, LegacyTasksMiddleware
 from mcptasks.server.notify import LegacyNotifier
-from mcptasks.server.owner import OwnerScope
+from mcptasks.server.owner import OwnerScope, current_local_user, stdio_owner
 from mcptasks.server.responses import ResponseModeMiddleware
 from mcptasks.server.stopping import StoppingMiddleware
 from mcptasks.server.streams import GetStreams, GetStreamTracker
@@ -471,6 +471,10 @@ class TaskServer:
     async def run_stdio_async(self) -> None:
         """Serve one client over stdin/stdout until stdin closes or `request_stop()` is called.
 
+        Its tasks belong to the local user the process runs as (`Owner.local_user`, `local:<uid>`),
+        on both wires: a later stdio server of the same user on the same database lists and reads
+        them (`server/owner.py`).
+
         A stop request first stops the executor while the connection is still served: requests in
         flight are answered (a create admitted before the stop gets its `CreateTaskResult`), new
         ones get `ServerStopping` (-32011), and running tools get the shutdown grace. After that
@@ -479,7 +483,16 @@ class TaskServer:
         wants to exit at once should leave with `os._exit` after cleanup.
         """
         async with self.lifespan():
-            serving = asyncio.ensure_future(run_stdio_guarded(self.mcp))
+            owner = current_local_user()
+            logger.info(
+                "stdio tasks belong to the local user %s (%s)",
+                owner.subject,
+                owner.key,
+                extra={"action": "stdio_owner"},
+            )
+            # The task serving the pipe, and every task it starts, inherits the owner.
+            with stdio_owner(owner):
+                serving = asyncio.ensure_future(run_stdio_guarded(self.mcp))
             stopping = asyncio.ensure_future(self._stop_requested.wait())
             try:
                 await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
