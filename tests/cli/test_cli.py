@@ -418,6 +418,138 @@ def test_the_working_directory_holds_the_database_only_when_asked(tmp_path: Path
     assert (tmp_path / "mcptasks.db").is_file()
 
 
+# -- manners ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "title"),
+    [([], "usage: mcptasks [-h]"), (["db"], "usage: mcptasks db [-h]"), (["tasks"], "usage: mcptasks tasks")],
+)
+def test_no_command_prints_the_help(tmp_path: Path, args: list[str], title: str) -> None:
+    done = run_cli(*args, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert done.stdout.startswith(title)
+    assert "COMMAND" in done.stdout
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["serve", "--bogus"], "unrecognized arguments: --bogus; try `mcptasks serve --help`"),
+        (["tasks", "show"], "the following arguments are required: ID; try `mcptasks tasks show --help`"),
+        (["db", "nonsense"], "argument COMMAND: invalid choice: 'nonsense'"),
+    ],
+)
+def test_a_syntax_error_is_one_line_pointing_to_help(tmp_path: Path, args: list[str], line: str) -> None:
+    done = run_cli(*args, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("mcptasks: error: ")
+    assert line in done.stderr
+    assert "usage:" not in done.stderr
+
+
+def test_a_bad_port_variable_names_the_variable(tmp_path: Path) -> None:
+    done = run_cli("serve", "--demo", cwd=tmp_path, env=cli_env(MCPTASKS_PORT="abc"))
+
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("mcptasks: error: MCPTASKS_PORT: ")
+    assert "--port" not in line
+
+
+@pytest.mark.parametrize("explicit_db", [False, True], ids=["default-db", "explicit-db"])
+def test_a_port_in_use_is_refused_before_the_database_is_touched(
+    tmp_path: Path, data_home: Path, explicit_db: bool
+) -> None:
+    db = tmp_path / "t.db"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        args = ["--db", str(db)] if explicit_db else []
+        done = run_cli("serve", "--demo", "--port", str(busy), *args, cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"mcptasks: error: port {busy} on 127.0.0.1 is in use (another server?): stop it, or choose "
+        "another port with --port PORT (MCPTASKS_PORT)"
+    ]
+    assert not db.exists()
+    assert not (data_home / "mcptasks").exists()
+    assert done.stdout == ""
+
+
+@pytest.mark.slow
+async def test_serve_over_http_says_how_to_connect_and_what_a_stop_waits_for(tmp_path: Path) -> None:
+    from mcptasks.client import TaskClient
+
+    port, db = free_port(), tmp_path / "t.db"
+    url = f"http://127.0.0.1:{port}/mcp"
+    with serving(
+        "--demo", "--port", str(port), "--db", str(db), "--shutdown-grace-ms", "1000", cwd=tmp_path
+    ) as served:
+        banner = [served.stdout.next() for _ in range(5)]
+        async with TaskClient(url, wire="2026-07-28") as client:
+            handle = await client.call_tool_as_task("count_to", {"n": 600, "delay_ms": 100})
+            assert handle.task_id is not None
+            served.process.send_signal(signal.SIGINT)
+            stopping = await asyncio.to_thread(served.stdout.next)
+        assert served.process.wait(timeout=STOP_TIMEOUT_S) == 0
+
+    assert banner == [
+        f"listening on {url}",
+        f"database {db}",
+        f"schema revision {head_revision()}",
+        f"try it: npx @modelcontextprotocol/inspector@2.12.0 --cli {url} --method tools/list",
+        "Ctrl-C to stop",
+    ]
+    assert stopping == "stopping: waiting up to 1 s for 1 running tool (Ctrl-C again to stop at once)"
+
+
+@pytest.mark.slow
+def test_serve_over_stdio_prints_a_client_entry_that_starts_it(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    with serving("--demo", "--transport", "stdio", "--db", "t.db", cwd=tmp_path) as served:
+        initialize(served)
+        status, stderr = stop_stdio(served)
+        stdout = served.stdout.rest()
+
+    assert status == 0, stderr
+    assert all(json.loads(line)["jsonrpc"] == "2.0" for line in stdout)  # stdout: JSON-RPC only
+    assert stderr[:4] == [
+        "listening on stdio",
+        f"database {db}",
+        f"schema revision {head_revision()}",
+        f"tasks belong to the local user {getpass.getuser()} (local:{os.getuid()})",
+    ]
+    prefix = "to have a client start this server, add to its mcpServers: "
+    assert stderr[4].startswith(prefix)
+    assert stderr[5] == "Ctrl-C (or closing stdin) to stop"
+    entry = json.loads(stderr[4].removeprefix(prefix))["mcptasks"]
+    assert entry["args"][-5:] == ["--demo", "--transport", "stdio", "--db", str(db)]
+
+    # A client starts the entry from a directory of its own: the same server on the same database.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    started = subprocess.run(
+        [entry["command"], *entry["args"]],
+        cwd=elsewhere,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stderr.splitlines()[:2] == ["listening on stdio", f"database {db}"]
+    assert started.stdout == ""
+
+
 # -- db -------------------------------------------------------------------------------------------
 
 
@@ -834,7 +966,8 @@ def test_serve_refuses_a_metrics_port_in_use(tmp_path: Path) -> None:
         )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        f"mcptasks: error: could not serve metrics on 127.0.0.1:{busy}: Address already in use"
+        f"mcptasks: error: could not serve metrics on 127.0.0.1:{busy}: Address already in use; "
+        "choose another --metrics-port"
     ]
 
 

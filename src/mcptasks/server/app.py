@@ -464,6 +464,11 @@ class TaskServer:
         self._stop_requested.set()
 
     @property
+    def running_tools(self) -> int:
+        """How many tools run in this process now (0 while the server is not open)."""
+        return 0 if self._executor is None else len(self._executor.running_task_ids)
+
+    @property
     def stop_requested(self) -> bool:
         """Whether `request_stop()` was called."""
         return self._stop_requested.is_set()
