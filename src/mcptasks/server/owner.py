@@ -30,7 +30,8 @@ from mcptasks.server.workarounds import connection_of
 
 OwnerScope = Literal["client", "user"]
 
-#: Key under which a stdio connection keeps its random connection id in `Connection.state`.
+#: Key under which a connection without a session id (not HTTP, not `stdio_owner`) keeps its random
+#: connection id in `Connection.state`.
 _CONNECTION_ID_KEY = "mcptasks.connection_id"
 
 _current_owner: ContextVar[Owner | None] = ContextVar("mcptasks_owner", default=None)
