@@ -5,6 +5,9 @@
   creates and drops databases for tests. Where no server answers, PostgreSQL tests are skipped with
   the reason, unless `MCPTASKS_REQUIRE_POSTGRES=1` (set by `.ci/run`): then they fail.
 - `postgres_url`: a fresh, empty PostgreSQL database, dropped after the test.
+- `private_data_folder` (session, automatic): `XDG_DATA_HOME` points into a temporary folder, so a
+  command run without `--db` never writes the user's own data folder (tests of the default
+  location set `HOME` too, for platforms that ignore `XDG_DATA_HOME`).
 """
 
 from __future__ import annotations
@@ -90,6 +93,21 @@ class PostgresServer:
     def url(self, name: str) -> URL:
         """The async URL of database `name`."""
         return database_url(self.admin_url).set(database=name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_data_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`XDG_DATA_HOME` for the whole run (and every process it starts): a temporary folder."""
+    folder = tmp_path_factory.mktemp("xdg-data")
+    before = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if before is None:
+            del os.environ["XDG_DATA_HOME"]
+        else:
+            os.environ["XDG_DATA_HOME"] = before
 
 
 @pytest.fixture(scope="session")

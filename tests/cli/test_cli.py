@@ -1,13 +1,16 @@
 """The `mcptasks` command line, run as a real subprocess (`python -m mcptasks.cli`).
 
 Every process gets a timeout and is killed in a `finally`; the environment is stripped of
-`MCPTASKS_*` variables so a developer's settings cannot leak into a test.
+`MCPTASKS_*` variables so a developer's settings cannot leak into a test, and `HOME` and
+`XDG_DATA_HOME` point into the test's tmp_path, so the default database never lands in the user's
+data folder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 import os
 import queue
@@ -60,6 +63,14 @@ def cli_env(**extra: str) -> dict[str, str]:
     env["COLUMNS"] = "200"
     env.update(extra)
     return env
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`XDG_DATA_HOME` (and `HOME`) of every command the test runs: folders in its tmp_path."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data"
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -138,12 +149,12 @@ class Served:
 
 
 @contextlib.contextmanager
-def serving(*args: str, cwd: Path) -> Iterator[Served]:
+def serving(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Iterator[Served]:
     """Start `mcptasks serve ARGS`; on exit kill it if it still runs and close its pipes."""
     process = subprocess.Popen(
         [*CLI, "serve", *args],
         cwd=cwd,
-        env=cli_env(),
+        env=cli_env() if env is None else env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -289,6 +300,254 @@ def test_serve_needs_exactly_one_of_app_and_demo(tmp_path: Path) -> None:
     for done in (neither, both):
         assert done.returncode == 2
         assert "give exactly one of APP and --demo" in done.stderr
+
+
+# -- the default database -------------------------------------------------------------------------
+
+
+def initialize(served: Served, request_id: int = 1) -> dict[str, Any]:
+    """Open the 2025-11-25 session of a stdio server; its `initialize` result."""
+    served.send(
+        {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "test_cli", "version": "0"},
+            },
+        }
+    )
+    result: dict[str, Any] = served.response(request_id)["result"]
+    served.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    return result
+
+
+def stop_stdio(served: Served) -> tuple[int, list[str]]:
+    """Close the server's stdin (it stops); its exit status and every stderr line."""
+    assert served.process.stdin is not None
+    served.process.stdin.close()
+    status = served.process.wait(timeout=STOP_TIMEOUT_S)
+    return status, served.stderr.rest()
+
+
+def test_help_shows_the_default_database_in_the_data_folder(tmp_path: Path, data_home: Path) -> None:
+    done = run_cli("serve", "--help", cwd=tmp_path)
+
+    shown = " ".join(done.stdout.split())
+    assert done.returncode == 0, done.stderr
+    assert f"default: {data_home / 'mcptasks' / 'mcptasks.db'} (env: MCPTASKS_DB)" in shown
+    assert not (data_home / "mcptasks").exists(), "--help creates nothing"
+
+
+@pytest.mark.slow
+def test_serve_without_db_keeps_tasks_in_the_data_folder_from_a_read_only_directory(
+    tmp_path: Path, data_home: Path
+) -> None:
+    cwd = tmp_path / "read-only"
+    cwd.mkdir()
+    cwd.chmod(0o555)
+    db = data_home / "mcptasks" / "mcptasks.db"
+    try:
+        with serving("--demo", "--transport", "stdio", cwd=cwd) as served:
+            initialize(served)
+            call = {"name": "quick_add", "arguments": {"a": 1, "b": 2}, "task": {}}
+            served.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call})
+            task_id = served.response(2)["result"]["task"]["taskId"]
+            served.send({"jsonrpc": "2.0", "id": 3, "method": "tasks/result", "params": {"taskId": task_id}})
+            result = served.response(3)["result"]
+            status, stderr = stop_stdio(served)
+    finally:
+        cwd.chmod(0o755)
+
+    assert status == 0, stderr
+    assert f"database {db}" in stderr
+    assert result["structuredContent"] == {"result": 3}
+    assert list(cwd.iterdir()) == []
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT task_id, status FROM tasks").fetchall() == [(task_id, "completed")]
+    assert (data_home / "mcptasks").stat().st_mode & 0o777 == 0o700
+    listed = run_cli("tasks", "list", cwd=tmp_path)  # the same default database, from elsewhere
+    assert listed.returncode == 0, listed.stderr
+    assert task_id in listed.stdout
+    assert f"{getpass.getuser()} (local)" in listed.stdout  # a stdio task belongs to the local user
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_line_naming_it_and_the_fix(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    env = cli_env(XDG_DATA_HOME=str(blocker / "data"))
+
+    with serving("--demo", "--transport", "stdio", cwd=tmp_path, env=env) as served:
+        status = served.process.wait(timeout=STOP_TIMEOUT_S)
+        stdout = served.stdout.rest()
+        stderr = served.stderr.rest()
+
+    assert status == 1
+    assert stdout == []  # a stdio client reads nothing from the protocol pipe
+    folder = blocker / "data" / "mcptasks"
+    assert stderr == [
+        f"mcptasks: error: cannot create the folder {folder} (Not a directory): "
+        "give the database another place with --db PATH (or MCPTASKS_DB)"
+    ]
+
+
+def test_a_db_in_a_missing_folder_is_one_line_naming_the_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+
+    served = run_cli("serve", "--demo", "--db", str(missing / "t.db"), cwd=tmp_path)
+    upgraded = run_cli("db", "upgrade", "--db", str(missing / "t.db"), cwd=tmp_path)
+
+    for done in (served, upgraded):
+        assert done.returncode == 1
+        assert done.stderr.splitlines() == [
+            f"mcptasks: error: the database's folder {missing} does not exist: create it, or give the "
+            "database another place with --db PATH (or MCPTASKS_DB)"
+        ]
+    assert not missing.exists()
+
+
+def test_the_working_directory_holds_the_database_only_when_asked(tmp_path: Path, data_home: Path) -> None:
+    default = run_cli("db", "upgrade", cwd=tmp_path)
+    asked = run_cli("db", "upgrade", "--db", "mcptasks.db", cwd=tmp_path)
+
+    assert default.returncode == 0, default.stderr
+    assert str(data_home / "mcptasks" / "mcptasks.db") in default.stdout
+    assert asked.returncode == 0, asked.stderr
+    assert (tmp_path / "mcptasks.db").is_file()
+
+
+# -- manners ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "title"),
+    [([], "usage: mcptasks [-h]"), (["db"], "usage: mcptasks db [-h]"), (["tasks"], "usage: mcptasks tasks")],
+)
+def test_no_command_prints_the_help(tmp_path: Path, args: list[str], title: str) -> None:
+    done = run_cli(*args, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert done.stdout.startswith(title)
+    assert "COMMAND" in done.stdout
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["serve", "--bogus"], "unrecognized arguments: --bogus; try `mcptasks serve --help`"),
+        (["tasks", "show"], "the following arguments are required: ID; try `mcptasks tasks show --help`"),
+        (["db", "nonsense"], "argument COMMAND: invalid choice: 'nonsense'"),
+    ],
+)
+def test_a_syntax_error_is_one_line_pointing_to_help(tmp_path: Path, args: list[str], line: str) -> None:
+    done = run_cli(*args, cwd=tmp_path)
+
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("mcptasks: error: ")
+    assert line in done.stderr
+    assert "usage:" not in done.stderr
+
+
+def test_a_bad_port_variable_names_the_variable(tmp_path: Path) -> None:
+    done = run_cli("serve", "--demo", cwd=tmp_path, env=cli_env(MCPTASKS_PORT="abc"))
+
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("mcptasks: error: MCPTASKS_PORT: ")
+    assert "--port" not in line
+
+
+@pytest.mark.parametrize("explicit_db", [False, True], ids=["default-db", "explicit-db"])
+def test_a_port_in_use_is_refused_before_the_database_is_touched(
+    tmp_path: Path, data_home: Path, explicit_db: bool
+) -> None:
+    db = tmp_path / "t.db"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        args = ["--db", str(db)] if explicit_db else []
+        done = run_cli("serve", "--demo", "--port", str(busy), *args, cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"mcptasks: error: port {busy} on 127.0.0.1 is in use (another server?): stop it, or choose "
+        "another port with --port PORT (MCPTASKS_PORT)"
+    ]
+    assert not db.exists()
+    assert not (data_home / "mcptasks").exists()
+    assert done.stdout == ""
+
+
+@pytest.mark.slow
+async def test_serve_over_http_says_how_to_connect_and_what_a_stop_waits_for(tmp_path: Path) -> None:
+    from mcptasks.client import TaskClient
+
+    port, db = free_port(), tmp_path / "t.db"
+    url = f"http://127.0.0.1:{port}/mcp"
+    with serving(
+        "--demo", "--port", str(port), "--db", str(db), "--shutdown-grace-ms", "1000", cwd=tmp_path
+    ) as served:
+        banner = [served.stdout.next() for _ in range(5)]
+        async with TaskClient(url, wire="2026-07-28") as client:
+            handle = await client.call_tool_as_task("count_to", {"n": 600, "delay_ms": 100})
+            assert handle.task_id is not None
+            served.process.send_signal(signal.SIGINT)
+            stopping = await asyncio.to_thread(served.stdout.next)
+        assert served.process.wait(timeout=STOP_TIMEOUT_S) == 0
+
+    assert banner == [
+        f"listening on {url}",
+        f"database {db}",
+        f"schema revision {head_revision()}",
+        f"try it: npx @modelcontextprotocol/inspector@2.12.0 --cli {url} --method tools/list",
+        "Ctrl-C to stop",
+    ]
+    assert stopping == "stopping: waiting up to 1 s for 1 running tool (Ctrl-C again to stop at once)"
+
+
+@pytest.mark.slow
+def test_serve_over_stdio_prints_a_client_entry_that_starts_it(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    with serving("--demo", "--transport", "stdio", "--db", "t.db", cwd=tmp_path) as served:
+        initialize(served)
+        status, stderr = stop_stdio(served)
+        stdout = served.stdout.rest()
+
+    assert status == 0, stderr
+    assert all(json.loads(line)["jsonrpc"] == "2.0" for line in stdout)  # stdout: JSON-RPC only
+    assert stderr[:4] == [
+        "listening on stdio",
+        f"database {db}",
+        f"schema revision {head_revision()}",
+        f"tasks belong to the local user {getpass.getuser()} (local:{os.getuid()})",
+    ]
+    prefix = "to have a client start this server, add to its mcpServers: "
+    assert stderr[4].startswith(prefix)
+    assert stderr[5] == "Ctrl-C (or closing stdin) to stop"
+    entry = json.loads(stderr[4].removeprefix(prefix))["mcptasks"]
+    assert entry["args"][-5:] == ["--demo", "--transport", "stdio", "--db", str(db)]
+
+    # A client starts the entry from a directory of its own: the same server on the same database.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    started = subprocess.run(
+        [entry["command"], *entry["args"]],
+        cwd=elsewhere,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stderr.splitlines()[:2] == ["listening on stdio", f"database {db}"]
+    assert started.stdout == ""
 
 
 # -- db -------------------------------------------------------------------------------------------
@@ -744,7 +1003,8 @@ def test_serve_refuses_a_metrics_port_in_use(tmp_path: Path) -> None:
         )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        f"mcptasks: error: could not serve metrics on 127.0.0.1:{busy}: Address already in use"
+        f"mcptasks: error: could not serve metrics on 127.0.0.1:{busy}: Address already in use; "
+        "choose another --metrics-port"
     ]
 
 

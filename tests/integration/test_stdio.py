@@ -1,13 +1,15 @@
 """Tasks over stdio (newline-delimited JSON-RPC on a server subprocess's stdin/stdout).
 
-The connection is the session on stdio: its tasks belong to it, and a second process on the same
-database (a second connection) cannot see them. The wire tests speak raw JSON-RPC on the pipe; the
-happy path goes through `mcptasks.client` over stdio on both wires.
+A stdio server's tasks belong to the local user it runs as (`local:<uid>`), not to its connection:
+a later stdio server of the same user on the same database lists and reads them. The wire tests
+speak raw JSON-RPC on the pipe; the happy path goes through `mcptasks.client` over stdio on both wires.
 """
 
 from __future__ import annotations
 
 import asyncio
+import getpass
+import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -151,33 +153,40 @@ async def test_2026_07_28_envelope_over_stdio(stdio_server: StdioFactory) -> Non
     assert plain["content"] == [{"type": "text", "text": "echo: x"}]
 
 
-async def test_a_second_connection_cannot_see_the_first_ones_tasks(
-    stdio_server: StdioFactory, tmp_path: Path
+async def test_a_later_stdio_server_of_the_same_user_lists_and_reads_the_tasks(
+    stdio_server: StdioFactory, server_db: Path | str, tmp_path: Path
 ) -> None:
+    """stdio tasks belong to the local user, not the connection: the next stdio server the user
+    starts on the database (after the first exited) lists and reads them, on both wires."""
     first = await stdio_server()
     await first.initialize()
-    gate = tmp_path / "gate"
     done_id = (await first.call("tools/call", {"name": "echo", "arguments": {"text": "1"}, "task": {}}))[
         "task"
     ]["taskId"]
     await wait_status(first, done_id, "completed")
-    running_id = (
-        await first.call("tools/call", {"name": "gate", "arguments": {"path": str(gate)}, "task": {}})
-    )["task"]["taskId"]
+    assert await first.aclose() == 0
 
-    second = await stdio_server()
-    await second.initialize()
-    for task_id in (done_id, running_id):
-        for method in ("tasks/get", "tasks/result", "tasks/cancel"):
-            reply = await second.request(method, {"taskId": task_id})
-            assert reply.error == {"code": -32602, "message": "Task not found"}, (method, reply.message)
-    assert (await second.call("tasks/list", {}))["tasks"] == []
+    second = ModernStdio(await stdio_server())  # the 2026-07-28 wire
+    modern_id = (await second.call("tools/call", {"name": "echo", "arguments": {"text": "2"}}))["taskId"]
+    await wait_status(second, modern_id, "completed")
+    earlier = await second.call("tasks/get", {"taskId": done_id})
+    assert await second.client.aclose() == 0
 
-    # The first connection still owns both, unaffected.
-    assert (await first.call("tasks/get", {"taskId": running_id}))["status"] == "working"
-    gate.write_text("ok")
-    assert (await first.call("tasks/result", {"taskId": running_id}))["content"][0]["text"] == "released: ok"
-    assert {t["taskId"] for t in (await first.call("tasks/list", {}))["tasks"]} == {done_id, running_id}
+    third = await stdio_server()
+    await third.initialize()
+    listed = (await third.call("tasks/list", {}))["tasks"]
+    got = await third.call("tasks/get", {"taskId": modern_id})
+    result = await third.call("tasks/result", {"taskId": done_id})
+
+    assert earlier["status"] == "completed"
+    assert earlier["result"]["content"] == [{"type": "text", "text": "echo: 1"}]
+    assert [task["taskId"] for task in listed] == [modern_id, done_id]
+    assert got["status"] == "completed"
+    assert result["content"] == [{"type": "text", "text": "echo: 1"}]
+    rows = task_rows(server_db, done_id, modern_id)
+    for row in rows.values():
+        assert (row["owner_kind"], row["owner_key"]) == ("principal", f"local:{os.getuid()}")
+        assert (row["owner_issuer"], row["owner_subject"]) == ("local", getpass.getuser())
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

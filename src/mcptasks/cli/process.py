@@ -67,7 +67,8 @@ def on_stop_signals(*, first: Callable[[], None], again: Callable[[], Any]) -> I
         nonlocal received
         received += 1
         if received == 1:
-            logger.warning("%s received: stopping (send it again to stop at once)", signum.name)
+            # `first` tells the user what the stop waits for; this is only the record of why.
+            logger.info("%s received: stopping (send it again to stop at once)", signum.name)
             first()
         else:
             logger.warning("%s received again: stopping without the shutdown grace", signum.name)

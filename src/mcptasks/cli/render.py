@@ -73,7 +73,10 @@ def _truncate(text: str | None, width: int) -> str:
 
 
 def _owner_label(record: TaskRecord) -> str:
-    """Subject for a principal, a short key for a session, else the kind."""
+    """`NAME (local)` for the local user of stdio servers, the subject for another principal, a
+    short key for a session, else the kind."""
+    if record.owner_key.startswith("local:"):
+        return f"{record.owner_subject} (local)"
     if record.owner_kind == "principal":
         return record.owner_subject or record.owner_key
     if record.owner_kind == "session":
@@ -127,7 +130,9 @@ def _print_tool_result(result: dict[str, Any]) -> None:
 def print_shown(shown: Shown) -> None:
     """`tasks show`: labelled fields, then the outcome, the history and the input requests."""
     record = shown.record
-    if record.owner_kind == "principal":
+    if record.owner_key.startswith("local:"):
+        owner = f"local user {record.owner_subject} ({record.owner_key}, stdio)"
+    elif record.owner_kind == "principal":
         owner = (
             f"principal subject={record.owner_subject} client={record.owner_client_id} "
             f"issuer={record.owner_issuer}"

@@ -20,16 +20,16 @@ import argparse
 import dataclasses
 from typing import Annotated, Any, ClassVar, Final, Literal, Self, get_args, get_origin
 
-from pydantic import BeforeValidator, SecretStr, ValidationError
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mcptasks.cli.location import default_db, prepare_folder
 from mcptasks.observe.logs import LogFormat
 
 #: Prefix of every environment variable the command line reads.
 ENV_PREFIX = "MCPTASKS_"
-DEFAULT_DB = "mcptasks.db"
 DEFAULT_LOG_LEVEL: Final = "WARNING"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -95,13 +95,17 @@ class CommandSettings(BaseSettings):
     #: Argument groups of the command's `--help`: key -> (title, description).
     groups: ClassVar[dict[str, tuple[str, str | None]]] = {}
 
+    #: Checked by `main` before the command runs; a command that checks it itself sets False.
+    prepare_db_folder: ClassVar[bool] = True
+
     db: Annotated[
         str,
         Option(
-            "the task database: a SQLite file path, sqlite:///PATH or postgresql://USER:PASSWORD@HOST/NAME",
+            "the task database: a SQLite file path, sqlite:///PATH or postgresql://USER:PASSWORD@HOST/NAME; "
+            "the default is in the user's data folder, created on first use",
             metavar="PATH_OR_URL",
         ),
-    ] = DEFAULT_DB
+    ] = Field(default_factory=default_db)
     log_level: Annotated[
         LogLevel,
         BeforeValidator(upper),
@@ -112,6 +116,18 @@ class CommandSettings(BaseSettings):
         BeforeValidator(lower),
         Option("text: one line per record, task fields in [..]; json: one JSON object per line"),
     ] = "text"
+
+    @property
+    def db_is_default(self) -> bool:
+        """Whether the database is the default one (neither `--db` nor `MCPTASKS_DB` was given)."""
+        return "db" not in self.model_fields_set
+
+    def prepare_db(self, *, write: bool) -> None:
+        """Check the folder of a SQLite database (creating the default one): `location.prepare_folder`.
+
+        Raises: CLIError naming the folder and the fix.
+        """
+        prepare_folder(self.db, default=self.db_is_default, write=write)
 
     @classmethod
     def add_options(cls, parser: argparse.ArgumentParser) -> None:
@@ -190,8 +206,9 @@ def _add_argument(
             kwargs["action"] = "append"  # repeatable; `words` splits each value
         choices = get_args(annotation) if get_origin(annotation) is Literal else ()
         kwargs["metavar"] = option.metavar or ("{" + ",".join(choices) + "}" if choices else None)
-        if field.default not in (None, ()):
-            help += f"; default: {field.default}"
+        default = field.get_default(call_default_factory=True)
+        if default not in (None, ()):
+            help += f"; default: {default}"
     help = f"{help} (env: {env_name(public)})".replace("%", "%%")
     if option.positional:
         target.add_argument(name, nargs="?", help=help, **kwargs)

@@ -4,7 +4,9 @@ Spec: MCP 2025-11-25 tasks "Security Considerations" (bind tasks to the authoriz
 SEP-2663 "Security Implications" (authorize every task request; ids are unguessable). See DESIGN §3.
 
 An `Owner` is computed once per request by the server layer and is a required argument of every
-store read and write. There is no "no owner": an anonymous caller without a session is the
+store read and write. A stdio server's caller is the local user who started it (`Owner.local_user`),
+a principal keyed `local:<uid>`: every stdio server of that user on one database shares the tasks.
+There is no "no owner": an anonymous caller without a session is the
 `capability` owner, for whom the unguessable task id itself is the right to read the task.
 """
 
@@ -16,6 +18,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 OwnerKind = Literal["principal", "session", "capability"]
+
+#: The `issuer` recorded for the local user of a stdio server (`Owner.local_user`).
+LOCAL_ISSUER = "local"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +34,12 @@ class Owner:
     #: `principal` (OAuth), `session` (unauthenticated, one session) or `capability` (anonymous,
     #: no session: the task id is the capability).
     kind: OwnerKind
-    #: Canonical matching key, e.g. `session:3f2a…` or `principal:["iss","sub","client"]`.
+    #: Canonical matching key, e.g. `session:3f2a…`, `principal:["iss","sub","client"]` or `local:1000`.
     key: str
-    #: OAuth issuer (`iss`) for principals, else None.
+    #: OAuth issuer (`iss`) for principals (`LOCAL_ISSUER` for the local user), else None.
     issuer: str | None = None
-    #: OAuth subject (`sub`, or the client id for client-credentials tokens), else None.
+    #: OAuth subject (`sub`, or the client id for client-credentials tokens), the local user's
+    #: login name, else None.
     subject: str | None = None
     #: OAuth client id the token was issued to, else None.
     client_id: str | None = None
@@ -48,6 +54,24 @@ class Owner:
         parts: list[str | None] = [issuer, subject, client_id] if per_client else [issuer, subject]
         key = "principal:" + json.dumps(parts, separators=(",", ":"))
         return cls("principal", key, issuer=issuer, subject=subject, client_id=client_id)
+
+    @classmethod
+    def local_user(cls, uid: int | str, name: str | None = None) -> Owner:
+        """The local user a stdio server runs as: a principal keyed `local:<uid>`.
+
+        A stdio server is started by its client, as that user, on that user's machine: whoever can
+        speak to it could open the database file anyway, so its tasks belong to the user (shared
+        by every stdio server the user starts on one database, across restarts), not to one
+        connection. `name` (the login name) is recorded as the subject for operators; it is not
+        part of the key, which stays the same if the user is renamed. No OAuth key starts with
+        `local:`.
+        """
+        return cls("principal", f"local:{uid}", issuer=LOCAL_ISSUER, subject=name or str(uid))
+
+    @property
+    def is_local_user(self) -> bool:
+        """Whether this is the local user of a stdio server (`local_user`)."""
+        return self.key.startswith("local:")
 
     @classmethod
     def session(cls, session_id: str) -> Owner:

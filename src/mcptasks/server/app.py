@@ -48,7 +48,7 @@ from mcptasks.server.envelope import guard_envelopes
 from mcptasks.server.guard import ErrorGuardMiddleware
 from mcptasks.server.health import READY_TIMEOUT_S, health_routes
 from mcptasks.server.logs import install_redaction
-from mcptasks.server.owner import OwnerScope
+from mcptasks.server.owner import OwnerScope, current_local_user, stdio_owner
 from mcptasks.server.responses import ResponseModeMiddleware
 from mcptasks.server.sep2663 import TasksExtension
 from mcptasks.server.state import ServerState
@@ -422,12 +422,21 @@ class TaskServer:
         self._stop_requested.set()
 
     @property
+    def running_tools(self) -> int:
+        """How many tools run in this process now (0 while the server is not open)."""
+        return 0 if self._executor is None else len(self._executor.running_task_ids)
+
+    @property
     def stop_requested(self) -> bool:
         """Whether `request_stop()` was called."""
         return self._stop_requested.is_set()
 
     async def run_stdio_async(self) -> None:
         """Serve one client over stdin/stdout until stdin closes or `request_stop()` is called.
+
+        Its tasks belong to the local user the process runs as (`Owner.local_user`, `local:<uid>`),
+        on both wires: a later stdio server of the same user on the same database lists and reads
+        them (`server/owner.py`).
 
         A stop request first stops the executor while the connection is still served: requests in
         flight are answered (a create admitted before the stop gets its `CreateTaskResult`), new
@@ -437,7 +446,16 @@ class TaskServer:
         wants to exit at once should leave with `os._exit` after cleanup.
         """
         async with self.lifespan():
-            serving = asyncio.ensure_future(run_stdio_guarded(self.mcp))
+            owner = current_local_user()
+            logger.info(
+                "stdio tasks belong to the local user %s (%s)",
+                owner.subject,
+                owner.key,
+                extra={"action": "stdio_owner"},
+            )
+            # The task serving the pipe, and every task it starts, inherits the owner.
+            with stdio_owner(owner):
+                serving = asyncio.ensure_future(run_stdio_guarded(self.mcp))
             stopping = asyncio.ensure_future(self._stop_requested.wait())
             try:
                 await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)

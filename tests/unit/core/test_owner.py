@@ -79,13 +79,30 @@ class TestCapability:
         assert not Owner.capability().can_list
 
 
+class TestLocalUser:
+    def test_a_principal_keyed_by_the_uid_with_the_name_recorded(self) -> None:
+        owner = Owner.local_user(1000, "alice")
+        assert (owner.kind, owner.key) == ("principal", "local:1000")
+        assert (owner.issuer, owner.subject, owner.client_id) == ("local", "alice", None)
+        assert owner.is_local_user and owner.can_list
+
+    def test_the_name_is_not_part_of_the_key(self) -> None:
+        assert Owner.local_user(1000, "alice").key == Owner.local_user(1000, "alice-renamed").key
+        assert Owner.local_user(1000, "alice").key != Owner.local_user(1001, "alice").key
+
+    def test_it_does_not_read_capability_tasks(self) -> None:
+        assert not Owner.local_user(1000, "alice").may_see("capability", "capability")
+
+
 def test_kinds_never_share_a_key() -> None:
     keys = {
         Owner.capability().key,
         Owner.session("capability").key,
         Owner.principal("capability", "capability", "capability").key,
+        Owner.local_user("capability").key,
     }
-    assert len(keys) == 3
+    assert len(keys) == 4
+    assert not Owner.principal("local", "1000", None).is_local_user
 
 
 def test_owners_are_frozen() -> None:
