@@ -980,6 +980,10 @@ async def test_serve_json_logs_and_prometheus_metrics(tmp_path: Path) -> None:
         async with TaskClient(f"http://127.0.0.1:{port}/mcp", wire="2025-11-25") as client:
             handle = await client.call_tool_as_task("count_to", {"n": 2, "delay_ms": 10})
             await handle.result()
+            for n in (1, 3):
+                await (await client.call_tool_as_task("count_to", {"n": n, "delay_ms": 1})).wait()
+            failing = await client.call_tool_as_task("always_fails", {"reason": "on purpose"})
+            assert (await failing.wait()).status == "failed"
         async with httpx.AsyncClient(timeout=LINE_TIMEOUT_S) as http:
             exposed = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
         served.process.send_signal(signal.SIGINT)
@@ -989,8 +993,13 @@ async def test_serve_json_logs_and_prometheus_metrics(tmp_path: Path) -> None:
     assert {"time", "level", "logger", "message"} <= set(records[0])
     created = [r for r in records if r.get("action") == "create_task"]
     assert created and created[0]["task_id"] == handle.task_id
-    assert 'mcptasks_tasks_created_total{tool="count_to",wire="2025-11-25"} 1.0' in exposed
-    assert 'mcptasks_tasks_finished_total{status="completed",tool="count_to"} 1.0' in exposed
+    # What the client did, counted: 3 + 1 tasks created, 3 completed and 1 failed.
+    assert 'mcptasks_tasks_created_total{tool="count_to",wire="2025-11-25"} 3.0' in exposed
+    assert 'mcptasks_tasks_created_total{tool="always_fails",wire="2025-11-25"} 1.0' in exposed
+    assert 'mcptasks_tasks_finished_total{status="completed",tool="count_to"} 3.0' in exposed
+    assert 'mcptasks_tasks_finished_total{status="failed",tool="always_fails"} 1.0' in exposed
+    assert 'mcptasks_task_duration_seconds_count{status="completed",tool="count_to"} 3.0' in exposed
+    assert "mcptasks_tools_running 0.0" in exposed
 
 
 def test_serve_refuses_a_metrics_port_in_use(tmp_path: Path) -> None:

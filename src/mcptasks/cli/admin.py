@@ -32,10 +32,9 @@ from pydantic_settings import NoDecode
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from sqlalchemy.engine import URL
 
 from mcptasks.cli import render
-from mcptasks.cli.db import operator_store, url_of
+from mcptasks.cli.database import operator_store, url_of
 from mcptasks.cli.errors import CLIError, unreachable_as_error
 from mcptasks.cli.settings import CommandSettings, Option, SettingsError, env_name, words
 from mcptasks.core.status import TERMINAL, TaskStatus
@@ -282,15 +281,9 @@ def run_sql(settings: CommandSettings, args: argparse.Namespace) -> int:
         env = dict(os.environ)
     else:
         # The password goes to psql through its environment, never its argv (visible in `ps`).
-        plain = URL.create(
-            "postgresql",
-            username=url.username,
-            host=url.host,
-            port=url.port,
-            database=url.database,
-            query=url.query,
-        ).render_as_string(hide_password=False)
-        command = ["psql", plain]
+        from mcptasks.store.engine import libpq_url
+
+        command = ["psql", libpq_url(url)]
         env = {**os.environ, "PGOPTIONS": "-c default_transaction_read_only=on"}
         if url.password:
             env["PGPASSWORD"] = str(url.password)

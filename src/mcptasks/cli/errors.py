@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from mcptasks.core.errors import MCPTasksError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
+    from mcptasks.store.engine import URL
 
 
 class CLIError(Exception):

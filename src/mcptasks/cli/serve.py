@@ -9,21 +9,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
-import json
 import os
-import socket
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field
 
+from mcptasks.cli.announce import check_port_free, client_entry, http_url, startup_lines, stop_line
 from mcptasks.cli.apps import DEMO_APP, load_app
 from mcptasks.cli.auth import AUTH_GROUP, AuthOptions
-from mcptasks.cli.db import url_of
+from mcptasks.cli.database import url_of
 from mcptasks.cli.errors import CLIError, unreachable_as_error
-from mcptasks.cli.location import sqlite_folder
 from mcptasks.cli.process import on_stop_signals, run_event_loop, tune_garbage_collector
 from mcptasks.cli.settings import Option, SettingsError, lower
 from mcptasks.observe import metrics
@@ -38,7 +34,6 @@ from mcptasks.runtime.options import (
     Leases,
     Retention,
 )
-from mcptasks.server.owner import current_local_user
 from mcptasks.server.v2025_11_25.questions import CLIENT_REQUEST_TIMEOUT_S
 from mcptasks.store.view import DEFAULT_CAPACITY as VIEW_CAPACITY
 
@@ -47,8 +42,6 @@ if TYPE_CHECKING:
 
     from mcptasks import TaskServer
 
-#: The MCP Inspector whose CLI the start-up lines suggest (the version the README was checked with).
-INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 #: Largest ttl a JSON number carries exactly (2**53 - 1), in ms.
@@ -238,73 +231,6 @@ def run(settings: ServeSettings, args: argparse.Namespace) -> int:
         return 130
 
 
-def check_port_free(host: str, port: int) -> None:
-    """Bind `host:port` and let it go at once: whether `serve` can listen there.
-
-    SO_REUSEADDR as uvicorn sets it, so a port whose last connections linger in TIME_WAIT counts
-    as free (as it is for uvicorn), and one another process listens on does not.
-    Raises: CLIError naming the port (and --port) or the host (and --host).
-    """
-    try:
-        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise CLIError(
-            f"cannot listen on --host {host}: {exc.strerror}; give an address of this machine, e.g. 127.0.0.1"
-        ) from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise CLIError(
-                    f"port {port} on {host} is in use (another server?): stop it, or choose another "
-                    "port with --port PORT (MCPTASKS_PORT)"
-                ) from None
-            raise CLIError(
-                f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --host or --port"
-            ) from None
-
-
-def _http_url(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return f"http://{shown}:{port}/mcp"
-
-
-def client_entry(settings: ServeSettings) -> dict[str, Any]:
-    """The `mcpServers` entry (Claude Desktop's format, which other clients share) that starts this
-    server over stdio: this `mcptasks` by its absolute path, the app, and `--db` when one was given."""
-    launcher = Path(sys.argv[0])
-    if launcher.name in ("mcptasks", "mcptasks.exe"):
-        command, args = str(launcher.absolute()), []
-    else:  # `python -m mcptasks.cli`
-        command, args = sys.executable, ["-m", "mcptasks.cli"]
-    args.append("serve")
-    if settings.demo:
-        args.append("--demo")
-    elif settings.app is not None:
-        target, _, attribute = settings.app.rpartition(":")
-        if target.endswith(".py") or "/" in target or os.sep in target:
-            target = str(Path(target).expanduser().absolute())  # a client starts it from elsewhere
-        args.append(f"{target}:{attribute}")
-    args += ["--transport", "stdio"]
-    if not settings.db_is_default:
-        folder = sqlite_folder(settings.db)
-        args += ["--db", str(folder / Path(settings.db).name) if folder is not None else settings.db]
-    return {"mcptasks": {"command": command, "args": args}}
-
-
-def _stop_line(server: TaskServer, grace_s: float) -> str:
-    running = server.running_tools
-    if running == 0:
-        return "stopping: no tool is running (Ctrl-C again to stop at once)"
-    tools = "tool" if running == 1 else "tools"
-    return (
-        f"stopping: waiting up to {grace_s:g} s for {running} running {tools} (Ctrl-C again to stop at once)"
-    )
-
-
 async def _serve(server: TaskServer, settings: ServeSettings) -> int:
     stdio = settings.transport == "stdio"
     # On stdio, stdout carries the protocol: everything else goes to stderr.
@@ -313,7 +239,7 @@ async def _serve(server: TaskServer, settings: ServeSettings) -> int:
     assert main_task is not None
 
     def stop() -> None:
-        print(_stop_line(server, settings.shutdown_grace_ms / 1000), file=out, flush=True)
+        print(stop_line(server.running_tools, settings.shutdown_grace_ms / 1000), file=out, flush=True)
         server.request_stop()
 
     # Installed before the server opens and removed after it closed, so a signal during start-up
@@ -326,19 +252,13 @@ async def _serve(server: TaskServer, settings: ServeSettings) -> int:
 
             def announce() -> None:
                 # Printed once the server accepts connections, so a client may connect on seeing it.
-                where = "stdio" if stdio else _http_url(settings.host, settings.port)
-                print(f"listening on {where}", file=out)
-                print(f"database {server.database_description}", file=out)
-                print(f"schema revision {server.schema_revision}", file=out)
-                if stdio:
-                    owner = current_local_user()
-                    print(f"tasks belong to the local user {owner.subject} ({owner.key})", file=out)
-                    entry = json.dumps(client_entry(settings))
-                    print(f"to have a client start this server, add to its mcpServers: {entry}", file=out)
-                    print("Ctrl-C (or closing stdin) to stop", file=out, flush=True)
-                else:
-                    print(f"try it: npx {INSPECTOR} --cli {where} --method tools/list", file=out)
-                    print("Ctrl-C to stop", file=out, flush=True)
+                where = "stdio" if stdio else http_url(settings.host, settings.port)
+                entry = client_entry(
+                    demo=settings.demo, app=settings.app, db=settings.db, db_is_default=settings.db_is_default
+                )
+                for line in startup_lines(where, server.database_description, server.schema_revision, entry):
+                    print(line, file=out)
+                out.flush()
 
             if stdio:
                 announce()

@@ -17,7 +17,7 @@ from pydantic import BeforeValidator, Field
 from pydantic_settings import NoDecode
 
 from mcptasks.cli import admin, render
-from mcptasks.cli.db import operator_store
+from mcptasks.cli.database import operator_store
 from mcptasks.cli.errors import CLIError
 from mcptasks.cli.settings import CommandSettings, Option, env_name, words
 from mcptasks.core.status import TaskStatus

@@ -71,6 +71,19 @@ def describe_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+def libpq_url(url: URL) -> str:
+    """`url` as a libpq connection string (`postgresql://user@host:port/db?...`) for `psql`,
+    without its password, which goes through `PGPASSWORD` instead (argv is visible in `ps`)."""
+    return URL.create(
+        "postgresql",
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=url.query,
+    ).render_as_string(hide_password=False)
+
+
 def is_memory(url: URL) -> bool:
     """Whether `url` names an in-memory SQLite database."""
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
@@ -180,3 +193,17 @@ def map_store_errors() -> Iterator[None]:
         raise StoreError("the task store failed") from exc
     except OSError as exc:  # asyncpg raises connection failures unwrapped
         raise StoreError("the task store is unreachable") from exc
+
+
+# `URL` is re-exported: the command line names the type without importing SQLAlchemy itself.
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "URL",
+    "Engines",
+    "create_engines",
+    "database_url",
+    "describe_url",
+    "is_memory",
+    "libpq_url",
+    "map_store_errors",
+]
