@@ -375,13 +375,7 @@ async def task_outcome(
     try:
         result = await call
     except _Unsendable as exc:
-        logger.error(
-            "tool %r returned a result that cannot be sent as JSON in task %s",
-            entry.name,
-            task_id,
-            exc_info=exc.__cause__,
-            extra={"action": "tool_result", "task_id": task_id},
-        )
+        _log_tool_error(entry, task_id, "returned a result that cannot be sent as JSON", exc, "tool_result")
         return Failed(ErrorInfo(code=-32603, message=UNSENDABLE_MESSAGE), UNSENDABLE_MESSAGE)
     except MCPError as exc:
         error = ErrorInfo(code=exc.error.code, message=exc.error.message, data=exc.error.data)
@@ -394,13 +388,7 @@ async def task_outcome(
             # mcptasks' own refusals (e.g. InputUnavailable) carry a public message and code.
             error = ErrorInfo(code=int(refused.code), message=refused.message, data=refused.data)
             return Failed(error, refused.message)
-        logger.error(
-            "tool %r crashed in task %s",
-            entry.name,
-            task_id,
-            exc_info=exc.__cause__,
-            extra={"action": "tool_crash", "task_id": task_id},
-        )
+        _log_tool_error(entry, task_id, "crashed", exc, "tool_crash")
         return Failed(ErrorInfo(code=-32603, message=CRASH_MESSAGE), CRASH_MESSAGE)
     except ToolError as exc:
         if _cause_of_type(exc, TaskCancelled) is not None:
@@ -410,6 +398,18 @@ async def task_outcome(
         message = "The tool asked for input with a multi-round-trip result, which a task cannot carry"
         return Failed(ErrorInfo(code=-32603, message=message), message)
     return Completed(_dump(result))
+
+
+def _log_tool_error(entry: TaskTool, task_id: str | None, what: str, exc: BaseException, action: str) -> None:
+    """Log once, at ERROR with the traceback of what the tool raised, that it `what` in its task."""
+    logger.error(
+        "tool %r %s in task %s",
+        entry.name,
+        what,
+        task_id,
+        exc_info=exc.__cause__,
+        extra={"action": action, "task_id": task_id},
+    )
 
 
 def _dump(result: CallToolResult) -> dict[str, Any]:
