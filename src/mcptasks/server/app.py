@@ -49,11 +49,12 @@ from mcptasks.server.guard import ErrorGuardMiddleware
 from mcptasks.server.health import READY_TIMEOUT_S, health_routes
 from mcptasks.server.logs import install_redaction
 from mcptasks.server.owner import OwnerScope, current_local_user, stdio_owner
+from mcptasks.server.registry import ToolRegistry
 from mcptasks.server.responses import ResponseModeMiddleware
 from mcptasks.server.sep2663 import TasksExtension
 from mcptasks.server.state import ServerState
 from mcptasks.server.stopping import StoppingMiddleware
-from mcptasks.server.tools import ToolRegistry, build_tool
+from mcptasks.server.tools import build_tool
 from mcptasks.server.v2025_11_25.middleware import TasksMiddleware
 from mcptasks.server.v2025_11_25.questions import CLIENT_REQUEST_TIMEOUT_S
 from mcptasks.server.v2025_11_25.streams import GetStreamTracker

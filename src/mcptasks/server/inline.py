@@ -45,6 +45,9 @@ stored then; progress reported during the grace is dropped (no task to show it o
 executor needs nothing new for this: the task's `invoke` adopts the running tool instead of
 starting one. The trade-off: a call answered within the grace leaves no record (no `tasks/get`, no
 history, no recovery), and the answer waits up to the grace before the task exists.
+
+Long on purpose: the rounds, their sealed state, the replay of answers and the adoption of a
+running call by a task are one mechanism, easier to check in one file.
 """
 
 from __future__ import annotations

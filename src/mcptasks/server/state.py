@@ -16,7 +16,7 @@ from mcp.server.mcpserver import MCPServer
 from mcptasks.runtime.manager import TaskManager
 from mcptasks.server.inline import InlineRounds
 from mcptasks.server.owner import OwnerScope
-from mcptasks.server.tools import ToolRegistry
+from mcptasks.server.registry import ToolRegistry
 from mcptasks.server.v2025_11_25.notify import TaskNotifier
 from mcptasks.server.v2025_11_25.questions import CLIENT_REQUEST_TIMEOUT_S, TaskQuestions
 from mcptasks.server.v2025_11_25.streams import GetStreams
