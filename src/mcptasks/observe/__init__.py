@@ -1,1 +1,3 @@
-"""What operators see of a running mcptasks: log records that name their task (`logs`)."""
+"""What operators see of a running mcptasks: log records that name their task (`logs`), metrics
+(`metrics`) and one trace per task (`tracing`).
+"""
