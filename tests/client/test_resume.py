@@ -66,7 +66,7 @@ def test_the_example_reports_an_unknown_task(demo_url: str) -> None:
 def resume_in_child(task_id: str, wire: str, *server: str) -> subprocess.CompletedProcess[str]:
     """Run `resume_child.py` (a process of its own) on the task; `server`: its server arguments."""
     return subprocess.run(
-        [sys.executable, str(CHILD), "--task-id", task_id, "--wire", wire, *server],
+        [sys.executable, str(CHILD), f"--task-id={task_id}", "--wire", wire, *server],
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,

@@ -43,11 +43,17 @@ def as_utc(value: datetime) -> datetime:
 
 
 def new_task_id() -> str:
-    """A fresh task id: 128 random bits, URL-safe (22 characters).
+    """A fresh task id: 128 random bits, URL-safe (22 characters), never starting with "-".
 
     Spec: 2025-11-25 tasks "Task ID Requirements"; SEP-2663 "ids MUST be unguessable".
     """
-    return secrets.token_urlsafe(16)
+    # An id starting with "-" reads as an option to a command line (`mcptasks tasks show ID`, a
+    # client's `--task-id ID`); one draw in 64 starts so, and drawing again costs no entropy worth
+    # speaking of (the first character keeps 63 of 64 values).
+    while True:
+        task_id = secrets.token_urlsafe(16)
+        if not task_id.startswith("-"):
+            return task_id
 
 
 @dataclass(frozen=True, slots=True)
