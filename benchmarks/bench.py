@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from pgdb import DEFAULT_ADMIN_URL, PgAdmin
 from polling import fill_pool, run_polling
 from report import table
 from results import Result
-from scale import ScaleConfig, run_scale
+from scale import SCALE_SERVE_ARGS, ScaleConfig, run_scale
 from targets import ENGINES, Target, start_floor, start_mcptasks, stop
 from wires import WIRES
 
@@ -264,17 +264,24 @@ class Bench:
                 async def measure(target: Target, wire: str = wire) -> None:
                     self._add(await run_scale(target, wire, config, repeat=repeat))
 
-                await self._on(engine, measure)
+                await self._on(engine, measure, serve_args=SCALE_SERVE_ARGS)
 
-    async def _on(self, who: str, measure: Callable[[Target], Awaitable[None]], *, replicas: int = 1) -> None:
+    async def _on(
+        self,
+        who: str,
+        measure: Callable[[Target], Awaitable[None]],
+        *,
+        replicas: int = 1,
+        serve_args: Sequence[str] = (),
+    ) -> None:
         """Run `measure` on the floor, or on a fresh mcptasks with engine `who` (`replicas`
-        processes on one database), then stop it."""
+        processes on one database, each started with `serve_args` added), then stop it."""
         if who == "floor":
             assert self.floor is not None
             await measure(self.floor)
             return
         first = len(self.results)
-        target = await start_mcptasks(who, self.workdir, self.pg, replicas=replicas)
+        target = await start_mcptasks(who, self.workdir, self.pg, replicas=replicas, serve_args=serve_args)
         try:
             await measure(target)
         finally:

@@ -27,7 +27,7 @@ from stats import least_squares_slope, percentile
 from targets import Target
 from wires import TERMINAL, Client2025, WireClient, new_client
 
-__all__ = ["ScaleConfig", "run_scale"]
+__all__ = ["SCALE_SERVE_ARGS", "ScaleConfig", "run_scale"]
 
 #: Task ids kept (a uniform reservoir sample) as targets for probe gets.
 SAMPLE_SIZE = 10_000
@@ -37,6 +37,12 @@ DRAIN_TIMEOUT_S = 600.0
 DRAIN_POLL_S = 0.05
 #: Unmeasured creates and gets before the first checkpoint.
 WARM_UP_PROBES = 20
+#: The ttl of every task of a scale run, in ms: longer than the longest fill (`--w3-max-s`), so
+#: the store really holds every task created (with W1's 60 s ttl the sweeper would keep it small).
+#: 2025-11-25 clients ask for it; 2026-07-28 ones cannot, so `mcptasks serve` gets it as its default.
+SCALE_TTL_MS = 86_400_000
+#: What `mcptasks serve` is started with for a scale run.
+SCALE_SERVE_ARGS = ("--default-ttl-ms", str(SCALE_TTL_MS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +93,7 @@ async def run_scale(target: Target, wire: str, config: ScaleConfig, *, repeat: i
     """Fill the store of `target` up to each checkpoint and measure RSS and probe latency there."""
     errors = ErrorLog(f"W3 {config.label} {wire} {target.name}/{target.engine}")
     result = Result("W3", config.label, wire, target.engine, target.name, repeat)
-    owner = new_client(wire, target.host, target.port)
+    owner = new_client(wire, target.host, target.port, ttl_ms=SCALE_TTL_MS)
     store = _Store(seed=repeat)
     points: list[dict[str, Any]] = []
     fillers: list[WireClient] = []
@@ -97,7 +103,7 @@ async def run_scale(target: Target, wire: str, config: ScaleConfig, *, repeat: i
         # On 2025-11-25 tasks belong to their session: fillers join the probe's, so it can read them.
         session_id = owner.session_id if isinstance(owner, Client2025) else None
         fillers = [
-            new_client(wire, target.host, target.port, session_id=session_id)
+            new_client(wire, target.host, target.port, session_id=session_id, ttl_ms=SCALE_TTL_MS)
             for _ in range(config.concurrency)
         ]
         # A fresh server answers its first requests slowly (imports, caches, the pool filling):

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,12 +118,18 @@ async def _wait_accepting(target: Target) -> None:
 
 
 async def start_mcptasks(
-    engine: str, workdir: Path, pg_admin: PgAdmin | None = None, *, replicas: int = 1
+    engine: str,
+    workdir: Path,
+    pg_admin: PgAdmin | None = None,
+    *,
+    replicas: int = 1,
+    serve_args: Sequence[str] = (),
 ) -> Target:
     """Start `mcptasks serve` on the benchmark app with a fresh store and wait until it listens.
 
     `engine` is "sqlite" (a new file in `workdir`) or "pg" (a new database through `pg_admin`).
     `replicas` > 1 starts that many processes on the one database (the first one migrates it).
+    `serve_args` are added to every process's command line (e.g. `--default-ttl-ms N`).
     """
     database: str | None = None
     if engine == "sqlite":
@@ -135,10 +142,12 @@ async def start_mcptasks(
     else:
         raise ValueError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")
     label = engine if replicas == 1 else f"{engine}*{replicas}"
-    target = await _serve("mcptasks", label, db, workdir, database, pg_admin)
+    target = await _serve("mcptasks", label, db, workdir, database, pg_admin, *serve_args)
     try:
         for number in range(2, replicas + 1):
-            replica = await _serve(f"mcptasks-{number}", label, db, workdir, None, None, "--no-migrate")
+            replica = await _serve(
+                f"mcptasks-{number}", label, db, workdir, None, None, "--no-migrate", *serve_args
+            )
             target.replicas.append(replica)
     except BaseException:
         await stop(target)

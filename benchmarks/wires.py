@@ -39,7 +39,7 @@ TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 CLIENT_INFO = {"name": "mcptasks-bench", "version": "0"}
 #: Statuses after which a task never changes again (both wires).
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
-#: ttl asked for on 2025-11-25 task creation, in ms.
+#: ttl asked for on 2025-11-25 task creation, in ms (W1, W2; W3 asks for a longer one).
 TASK_TTL_MS = 60_000
 #: Characters of a refused answer kept in an error message.
 ANSWER_EXCERPT = 600
@@ -133,10 +133,19 @@ class Client2025(WireClient):
 
     wire = "2025"
 
-    def __init__(self, conn: Connection, path: str = "/mcp", *, session_id: str | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        path: str = "/mcp",
+        *,
+        session_id: str | None = None,
+        ttl_ms: int = TASK_TTL_MS,
+    ) -> None:
         super().__init__(conn, path)
         #: The `Mcp-Session-Id` the server gave at `initialize` (or a shared one, see `open`).
         self.session_id = session_id
+        #: The ttl every create asks for, in ms.
+        self.ttl_ms = ttl_ms
 
     async def open(self) -> None:
         """Open a session (`initialize`, then `notifications/initialized`).
@@ -166,7 +175,7 @@ class Client2025(WireClient):
             raise RpcError("notifications/initialized", f"HTTP {response.status}: {response.body[:200]!r}")
 
     async def create(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        params = {"name": tool, "arguments": arguments, "task": {"ttl": TASK_TTL_MS}}
+        params = {"name": tool, "arguments": arguments, "task": {"ttl": self.ttl_ms}}
         result = await self._call("tools/call", params, self._headers())
         task = result.get("task")
         if not isinstance(task, dict) or "taskId" not in task or "status" not in task:
@@ -237,14 +246,17 @@ class Client2026(WireClient):
         }
 
 
-def new_client(wire: str, host: str, port: int, *, session_id: str | None = None) -> WireClient:
+def new_client(
+    wire: str, host: str, port: int, *, session_id: str | None = None, ttl_ms: int = TASK_TTL_MS
+) -> WireClient:
     """Build an unopened client for `wire` ("2025" or "2026") on a new connection to `host:port`.
 
-    `session_id` (2025 only) joins an existing session instead of opening one.
+    `session_id` (2025 only) joins an existing session instead of opening one; `ttl_ms` (2025
+    only, as 2026 clients cannot ask for one) is the ttl its creates ask for.
     """
     conn = Connection(host, port)
     if wire == "2025":
-        return Client2025(conn, session_id=session_id)
+        return Client2025(conn, session_id=session_id, ttl_ms=ttl_ms)
     if wire == "2026":
         return Client2026(conn)
     raise ValueError(f"unknown wire {wire!r}: use one of {', '.join(WIRES)}")
