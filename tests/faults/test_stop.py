@@ -39,6 +39,7 @@ from support.clients import (
     ModernHttpClient,
     StdioClient,
     envelope,
+    sse_lines,
 )
 from support.db import query
 from support.process import RUNNER, ServeProcess, server_config
@@ -111,7 +112,7 @@ def check_503(ledger: Ledger, response: httpx.Response) -> None:
 
 def parse_reply(response: httpx.Response) -> dict[str, Any]:
     if "text/event-stream" in response.headers.get("content-type", ""):
-        for line in response.text.splitlines():
+        for line in sse_lines(response.text):
             if line.startswith("data:"):
                 message: dict[str, Any] = json.loads(line[5:])
                 if "result" in message or "error" in message:

@@ -510,6 +510,17 @@ async def test_tool_without_task_support_behaves_as_forbidden(legacy_session: Le
     assert plain["content"] == [{"type": "text", "text": "plain: p"}]
 
 
+async def test_a_plain_tools_bad_arguments_are_named_without_library_text(
+    legacy_session: LegacyFactory,
+) -> None:
+    client = await legacy_session()
+    refused = await client.call("tools/call", {"name": "plain_tool", "arguments": {"text": 0}})
+    assert refused["isError"] is True
+    assert refused["content"] == [
+        {"type": "text", "text": "Invalid arguments: arguments.text must be a string"}
+    ]
+
+
 async def test_related_task_meta_and_cancelled_notification_are_ignored(
     legacy_session: LegacyFactory, tmp_path: Path
 ) -> None:

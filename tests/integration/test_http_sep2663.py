@@ -161,6 +161,16 @@ async def test_forbidden_tool_runs_inline_even_when_declaring(modern: ModernHttp
     assert result["content"] == [{"type": "text", "text": "forbidden: z"}]
 
 
+async def test_a_plain_tools_bad_arguments_are_named_without_library_text(modern: ModernHttpClient) -> None:
+    refused = await modern.call("tools/call", {"name": "plain_tool", "arguments": {"text": 0}})
+    assert refused["isError"] is True
+    assert refused["content"] == [
+        {"type": "text", "text": "Invalid arguments: arguments.text must be a string"}
+    ]
+    plain = await modern.call("tools/call", {"name": "plain_tool", "arguments": {"text": "p"}})
+    assert plain["content"] == [{"type": "text", "text": "plain: p"}]
+
+
 async def test_non_declaring_call_of_required_tool_is_refused(modern: ModernHttpClient) -> None:
     reply = await modern.request("tools/call", {"name": "req_tool", "arguments": {}}, declare=False)
     assert reply.error["code"] == -32021

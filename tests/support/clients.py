@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,9 @@ RELATED_TASK = "io.modelcontextprotocol/related-task"
 ACCEPT_BOTH = "application/json, text/event-stream"
 #: How long a single request may take before a test fails, in seconds.
 REQUEST_TIMEOUT_S = 20.0
+
+#: Where an SSE body breaks lines (the SSE format: CRLF, CR or LF).
+SSE_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class RpcError(Exception):
@@ -87,11 +91,17 @@ class Reply:
         return self.result
 
 
+def sse_lines(text: str) -> list[str]:
+    """The lines of an SSE body: split at CRLF, CR or LF only, as the SSE format says. JSON may
+    carry other line breaks unescaped (U+0085, U+2028), which `str.splitlines` would split at."""
+    return SSE_LINE_BREAK.split(text)
+
+
 def parse_sse(text: str) -> list[dict[str, Any]]:
     """The JSON messages of an SSE body (`data:` lines; multi-line data joined with newlines)."""
     messages: list[dict[str, Any]] = []
     data: list[str] = []
-    for line in text.splitlines():
+    for line in sse_lines(text):
         if line.startswith("data:"):
             data.append(line[5:].lstrip(" "))
         elif line == "" and data:

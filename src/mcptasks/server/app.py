@@ -49,6 +49,7 @@ from mcptasks.server.guard import ErrorGuardMiddleware
 from mcptasks.server.health import READY_TIMEOUT_S, health_routes
 from mcptasks.server.logs import install_redaction
 from mcptasks.server.owner import OwnerScope, current_local_user, stdio_owner
+from mcptasks.server.plain import PlainToolMiddleware
 from mcptasks.server.registry import ToolRegistry
 from mcptasks.server.responses import ResponseModeMiddleware
 from mcptasks.server.sep2663 import TasksExtension
@@ -174,7 +175,13 @@ class TaskServer:
         self._state.rounds.keep_s = self.settings.client_request_timeout_s
         extension.bind(self._state)
         # Inside the SDK's own middleware; the guard is outermost of ours.
-        self.mcp.middleware.extend([ErrorGuardMiddleware(self._state), TasksMiddleware(self._state)])
+        self.mcp.middleware.extend(
+            [
+                ErrorGuardMiddleware(self._state),
+                TasksMiddleware(self._state),
+                PlainToolMiddleware(self._state),
+            ]
+        )
         self._store: Store | None = None
         self._executor: Executor | None = None
         self.schema_revision: str | None = None

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 
 from mcptasks.core.model import RecoveryPolicy, TaskRecord
 from mcptasks.runtime.running import Invoke
 from mcptasks.server.tools import TaskTool, task_invoker
-from mcptasks.server.workarounds import add_prebuilt_tool, has_sdk_tool
+from mcptasks.server.workarounds import add_prebuilt_tool, has_sdk_tool, sdk_tool
 
 
 class ToolRegistry:
@@ -34,6 +35,12 @@ class ToolRegistry:
     def has_plain_tool(self, name: str) -> bool:
         """Whether `name` is a tool registered directly on the SDK server (never a task)."""
         return name not in self._tools and has_sdk_tool(self._mcp, name)
+
+    def plain_tool(self, name: object) -> Tool | None:
+        """The SDK's tool named `name` when it is registered directly on the SDK server, else None."""
+        if not isinstance(name, str) or name in self._tools:
+            return None
+        return sdk_tool(self._mcp, name)
 
     def recovery_policy(self, tool_name: str) -> RecoveryPolicy | None:
         """The `on_restart` policy of a served tool; None if no such tool is served."""

@@ -210,12 +210,18 @@ def _tool_error_text(exc: ToolError) -> str:
     """
     cause = exc.__cause__
     if isinstance(cause, ValidationError):
-        errors = cause.errors(include_url=False, include_input=False)
-        if errors:
-            first = errors[0]
-            return f"Invalid arguments: {field_of(first, ('arguments',))} {describe_problem(first)}"
-        return "Invalid arguments"
+        return invalid_arguments_text(cause)
     return str(exc)
+
+
+def invalid_arguments_text(exc: ValidationError) -> str:
+    """Arguments that fail a tool's input schema, in fixed words naming the first field that
+    failed (`Invalid arguments: arguments.text ...`), never pydantic's own text."""
+    errors = exc.errors(include_url=False, include_input=False)
+    if errors:
+        first = errors[0]
+        return f"Invalid arguments: {field_of(first, ('arguments',))} {describe_problem(first)}"
+    return "Invalid arguments"
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,9 +98,14 @@ async def notify_raw(connection: Connection, method: str, params: Mapping[str, A
     await connection.notify(method, dict(params))
 
 
+def sdk_tool(mcp: MCPServer[Any], name: str) -> Tool | None:
+    """The tool named `name` registered on the SDK server, or None (workaround 3: no public lookup)."""
+    return mcp._tool_manager.get_tool(name)
+
+
 def has_sdk_tool(mcp: MCPServer[Any], name: str) -> bool:
-    """Whether a tool named `name` is registered on the SDK server (workaround 3: no public lookup)."""
-    return mcp._tool_manager.get_tool(name) is not None
+    """Whether a tool named `name` is registered on the SDK server (workaround 3)."""
+    return sdk_tool(mcp, name) is not None
 
 
 def add_prebuilt_tool(mcp: MCPServer[Any], tool: Tool) -> None:
