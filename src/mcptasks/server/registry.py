@@ -10,7 +10,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcptasks.core.model import RecoveryPolicy, TaskRecord
 from mcptasks.runtime.running import Invoke
 from mcptasks.server.tools import TaskTool, task_invoker
-from mcptasks.server.workarounds import add_prebuilt_tool, has_sdk_tool, sdk_tool
+from mcptasks.server.workarounds import add_prebuilt_tool, sdk_tool
 
 
 class ToolRegistry:
@@ -34,7 +34,7 @@ class ToolRegistry:
 
     def has_plain_tool(self, name: str) -> bool:
         """Whether `name` is a tool registered directly on the SDK server (never a task)."""
-        return name not in self._tools and has_sdk_tool(self._mcp, name)
+        return self.plain_tool(name) is not None
 
     def plain_tool(self, name: object) -> Tool | None:
         """The SDK's tool named `name` when it is registered directly on the SDK server, else None."""

@@ -103,11 +103,6 @@ def sdk_tool(mcp: MCPServer[Any], name: str) -> Tool | None:
     return mcp._tool_manager.get_tool(name)
 
 
-def has_sdk_tool(mcp: MCPServer[Any], name: str) -> bool:
-    """Whether a tool named `name` is registered on the SDK server (workaround 3)."""
-    return sdk_tool(mcp, name) is not None
-
-
 def add_prebuilt_tool(mcp: MCPServer[Any], tool: Tool) -> None:
     """Register a `Tool` built with `Tool.from_function(context_kwarg=...)` (workaround 3).
 
