@@ -22,7 +22,6 @@ the standard `OTEL_*` variables (e.g. `opentelemetry-instrument` with `OTEL_EXPO
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from contextvars import Token
 
 from opentelemetry import context as otel_context
@@ -34,6 +33,14 @@ from mcptasks.core.model import TaskRecord
 tracer = trace.get_tracer("mcptasks")
 
 TRACEPARENT = "traceparent"
+
+
+def enabled() -> bool:
+    """Whether an OpenTelemetry SDK is installed (a tracer provider was set), so spans are kept.
+
+    Without one every span is a no-op: callers may skip building spans at all.
+    """
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider)
 
 
 def current_traceparent() -> str | None:
@@ -96,11 +103,11 @@ def start_input(method: str, key: str) -> Span:
     )
 
 
-@contextlib.contextmanager
-def outcome_span() -> Iterator[Span]:
-    """A child span around the write of a tool's outcome."""
-    with tracer.start_as_current_span("task.outcome") as span:
-        yield span
+def outcome_span() -> contextlib.AbstractContextManager[object]:
+    """A child span around the write of a tool's outcome (nothing to build when tracing is off)."""
+    if not enabled():
+        return contextlib.nullcontext()
+    return tracer.start_as_current_span("task.outcome")
 
 
 def about_request(record: TaskRecord) -> None:
@@ -131,6 +138,7 @@ _LINKED_CAPACITY = 4096
 __all__ = [
     "about_request",
     "current_traceparent",
+    "enabled",
     "end_run",
     "start_input",
     "outcome_span",

@@ -339,6 +339,16 @@ class Executor:
         and failed with OUTCOME_LOST_MESSAGE once the store answers again.
         """
         record = running.record
+        try:
+            # Submitted in this same step, so a `tasks/get` arriving now waits for this commit
+            # (the store shields it: our own cancellation cannot interrupt it). The first try
+            # needs none of the retry machinery below.
+            return await self.store.finish_task(
+                record.task_id, record.attempt, self.node, outcome, self.db_now()
+            )
+        except StoreError as exc:
+            if not exc.unavailable:
+                raise
         loop = asyncio.get_running_loop()
 
         def lease_ends(state: RetryCallState) -> bool:
@@ -358,8 +368,6 @@ class Executor:
         try:
             async for attempt in retrying:
                 with attempt:
-                    # Submitted in this same step, so a `tasks/get` arriving now waits for this
-                    # commit (the store shields it: our own cancellation cannot interrupt it).
                     return await self.store.finish_task(
                         record.task_id, record.attempt, self.node, outcome, self.db_now()
                     )

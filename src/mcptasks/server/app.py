@@ -64,6 +64,7 @@ from mcptasks.server.workarounds import (
     apply_auth,
     refine_auth_routes,
     run_stdio_guarded,
+    spans_only_when_traced,
 )
 from mcptasks.store import migrate
 from mcptasks.store.engine import create_engines, database_url, describe_url, is_memory
@@ -182,6 +183,7 @@ class TaskServer:
                 PlainToolMiddleware(self._state),
             ]
         )
+        spans_only_when_traced(self.mcp)
         self._store: Store | None = None
         self._executor: Executor | None = None
         self.schema_revision: str | None = None

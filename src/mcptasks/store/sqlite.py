@@ -255,6 +255,8 @@ class SQLiteConnector:
         self._flush_scheduled = False
         #: A batch is with the commit thread (or waiting there for the write lock).
         self._committing = False
+        #: This process holds the write lock and looked at `data_version` since it won it.
+        self._locked = False
         self._handoff: queue.SimpleQueue[tuple[str, list[_Pending]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -281,15 +283,34 @@ class SQLiteConnector:
     def check_changes(self) -> bool | None:
         """Whether another process committed to the file since the last call (watchers are told).
 
-        True or False when it can tell, None when it cannot right now (a batch is being committed).
-        Exact: the writer's `PRAGMA data_version` changes only with the commits of other
-        connections, and this process writes only through the writer. No query: a few
-        microseconds.
+        True or False when it can tell, None when it cannot right now (a batch is waiting for
+        another process's write lock). Exact: the writer's `PRAGMA data_version` changes only with
+        the commits of other connections, and this process writes only through the writer. No
+        query: a few microseconds. While this process holds the write lock (a batch between its
+        `BEGIN IMMEDIATE` and the end of its `COMMIT`) no other process can commit, so the answer
+        is False without a look: the look taken when the lock was won (`_look_under_lock`) stands.
         """
         if self._memory:
             return False
+        if self._committing:
+            return False if self._locked else None
+        return self._look()
+
+    def _look_under_lock(self) -> None:
+        """Take the look of `check_changes` right after this process won the write lock.
+
+        Runs on the event loop while the commit thread does not use the writer. Other processes'
+        commits before the lock was won are found (and watchers told) here; none can follow until
+        the COMMIT ends, so `check_changes` answers False until then.
+        """
+        if self._memory:
+            return
+        self._look()
+        self._locked = True
+
+    def _look(self) -> bool | None:
         conn = self._writer
-        if conn is None or self._committing:
+        if conn is None:
             return None
         try:
             version = conn.execute("PRAGMA data_version").fetchall()[0][0]
@@ -412,6 +433,7 @@ class SQLiteConnector:
             except apsw.Error as exc:
                 self._finish(batch, error_from(exc))
                 return
+            self._look_under_lock()
             self._run(batch)
         except BaseException as exc:
             # Not an SQLite error (MemoryError, KeyboardInterrupt): nobody may be left waiting.
@@ -537,6 +559,7 @@ class SQLiteConnector:
         batches.append(self._queue)
         self._queue = []
         self._committing = False
+        self._locked = False
         for failed in batches:
             for pending in failed or ():
                 if not pending.future.done():
@@ -549,6 +572,7 @@ class SQLiteConnector:
             self._finish(batch, error)
             return
         try:
+            self._look_under_lock()
             self._run(batch)
         except BaseException as exc:
             self._break(batch, exc)
@@ -556,6 +580,7 @@ class SQLiteConnector:
 
     def _finish(self, batch: list[_Pending], error: StoreError | None) -> None:
         self._committing = False
+        self._locked = False
         if error is not None:
             self.health.failed(error)
             if not error.unavailable:

@@ -7,6 +7,8 @@ request through the same global tracer provider).
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +22,7 @@ from sqlalchemy.engine import URL
 from mcptasks.core.model import Completed, Outcome, TaskRecord
 from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
+from mcptasks.observe import tracing
 from mcptasks.runtime.context import TaskContext
 from mcptasks.runtime.executor import Executor
 from mcptasks.runtime.manager import TaskManager
@@ -173,3 +176,22 @@ async def test_untraced_creates_store_no_context(manager: TaskManager, spans: In
     await asyncio.sleep(0.05)
     (run,) = named(spans, "task.run quiet")
     assert run.parent is None  # a trace of its own
+
+
+def test_spans_are_built_only_once_a_tracer_provider_is_set() -> None:
+    # This module set one; a process that did not (a server without an OpenTelemetry SDK) skips
+    # building spans: the SDK's per-message span middleware and the outcome span.
+    assert tracing.enabled()
+    code = (
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import TracerProvider\n"
+        "from mcptasks.observe import tracing\n"
+        "from mcptasks.server.app import TaskServer\n"
+        "server = TaskServer('t')\n"
+        "kinds = [type(m).__name__ for m in server.mcp.middleware]\n"
+        "print(tracing.enabled(), kinds[0], type(tracing.outcome_span()).__name__)\n"
+        "trace.set_tracer_provider(TracerProvider())\n"
+        "print(tracing.enabled(), type(tracing.outcome_span()).__name__ != 'nullcontext')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split("\n")[:2] == ["False _WhenTraced nullcontext", "True True"]

@@ -215,6 +215,54 @@ async def test_another_process_writing_is_noticed(db_url: URL, tmp_path: Path) -
         await second.close()
 
 
+async def test_while_its_batch_commits_a_store_knows_no_other_process_can_write(
+    db_url: URL,
+) -> None:
+    # Holding the write lock, the writer answers without a look (and without the connection
+    # the commit thread is using): a poll of an active task is answered from the view.
+    first, second = Store.for_url(db_url), Store.for_url(db_url)
+    await first.open()
+    await second.open()
+    noticed: list[str | None] = []
+    first.on_external_change(noticed.append)
+    try:
+        assert first.check_external_changes() is False
+        owner = Owner.session("sqlite-tests")
+        theirs = _record()
+        await second.create_task(theirs, node="second")
+        ours = _record()
+        write = asyncio.ensure_future(first.create_task(ours, node="first"))
+        for _ in range(3):  # the task submits; the flush runs BEGIN IMMEDIATE and the program
+            await asyncio.sleep(0)
+        assert not write.done()  # its COMMIT is in the commit thread
+        # The other process's commit came before the lock was won: found when it was won.
+        assert noticed == [None]
+        assert first.check_external_changes() is False
+        await write
+        assert first.check_external_changes() is False
+        await second.cancel_task(owner, ours.task_id, "stop", ours.created_at)
+        assert first.check_external_changes() is True
+        assert noticed == [None, None]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_batch_waiting_for_the_lock_cannot_tell(connector: SQLiteConnector, db_url: URL) -> None:
+    assert db_url.database is not None
+    other = apsw.Connection(db_url.database)
+    other.execute("BEGIN IMMEDIATE")
+    record = _record()
+    future = connector.submit(lambda: insert(record))
+    await asyncio.sleep(0.1)
+    assert connector.check_changes() is None  # another process may commit before ours
+    other.execute("INSERT INTO tasks SELECT * FROM tasks WHERE 0")
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(future, 5)
+    assert connector.check_changes() is False  # the other commit was seen when the lock was won
+
+
 @contextlib.contextmanager
 def umask(mask: int) -> Iterator[None]:
     previous = os.umask(mask)
