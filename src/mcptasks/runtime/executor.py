@@ -219,7 +219,8 @@ class Executor:
             self._no_admitted.set()
 
     def run(self, record: TaskRecord, invoke: Invoke, admission: Admission | None = None) -> None:
-        """Start `invoke` for `record`, a task already committed with this node's lease.
+        """Start `invoke` for `record`, a task committed with this node's lease, or submitted so
+        to a store that commits in order (`Store.submit_create`; `abandon` if it fails).
 
         A task admitted before the stop began (`admission`) is accepted while stopping: it is
         handled like any task the stop interrupts (kept for a rerun tool, else failed as
@@ -248,6 +249,22 @@ class Executor:
             self._run_one(running, invoke), name=f"mcptasks.task.{record.task_id}"
         )
         self.keeper.arm()
+
+    def abandon(self, task_id: str) -> None:
+        """Stop the tool of a task whose row could not be stored: its token fires and it is
+        cancelled at once; nothing of it is stored (there is no task to store it in)."""
+        running = self._running.get(task_id)
+        if running is None:
+            return
+        running.hard_reason = "abandoned"
+        running.context._cancel()
+        if running.tool is not None:
+            running.tool.cancel()
+        elif running.task is not None:
+            # Not started yet (then it never will, and nothing of its own cleans up after it), or
+            # storing an outcome that has no row to go to.
+            running.task.cancel()
+            self._running.pop(task_id, None)
 
     def cancel_local(self, task_id: str) -> None:
         """Fire the token of a tool running here, and cancel it hard after the grace period."""
@@ -301,6 +318,8 @@ class Executor:
                     extra={"action": "tool_crash", "task_id": record.task_id},
                 )
                 outcome = failure(CRASH_MESSAGE)
+            if running.hard_reason == "abandoned":
+                return  # its row was never stored
             if outcome is None and running.hard_reason == "fenced":
                 await self.keeper.release_fenced(running)
                 return

@@ -25,7 +25,7 @@ from mcptasks.runtime.bus import TaskBus
 from mcptasks.runtime.executor import Executor
 from mcptasks.runtime.options import LIST_PAGE_SIZE, Retention
 from mcptasks.runtime.outcomes import finished_metrics
-from mcptasks.runtime.running import Invoke
+from mcptasks.runtime.running import Admission, Invoke
 from mcptasks.store.store import AnswerOutcome, Store
 
 #: statusMessage of a task cancelled by its client.
@@ -78,7 +78,7 @@ class TaskManager:
         invoke: Invoke,
         client_capabilities: dict[str, object] | None = None,
     ) -> TaskRecord:
-        """Create a `working` task, commit it, then start its tool on this node.
+        """Create a `working` task, commit it, and start its tool on this node.
 
         `requested_ttl_ms` is the client's `task.ttl` (2025-11-25) or None; the granted ttl is the
         default or the request capped at the maximum. `client_capabilities` (what the client can be
@@ -86,6 +86,10 @@ class TaskManager:
         The executor admits the task before it is stored, so a create racing a stop is either
         refused with nothing stored, or stored and answered (its task then handled like any the
         stop interrupts): never stored and answered with an error.
+        Where the store commits in order (SQLite), the tool starts while the row is being
+        committed, so the commit's wait is not added to the tool's run: every change the tool
+        makes commits after the row. The answer still waits for the COMMIT; if the row cannot
+        be stored the tool is stopped at once and nothing of it is stored (`Executor.abandon`).
         Raises: ServerStopping once the server began to stop (nothing stored); StoreError when
         the task could not be stored (nothing stored either).
         Spec: 2025-11-25 tasks "Creating Tasks"; SEP-2663 "Task Creation" (durable before answer).
@@ -107,18 +111,37 @@ class TaskManager:
             attempt=1,
             trace_context=tracing.current_traceparent(),
         )
-        try:
-            await self.store.create_task(record, node=self.executor.node)
-        except BaseException:
-            # Not stored (or its caller went away: the commit goes on, and its lease, left to run
-            # out, lets recovery apply the tool's policy).
-            admission.withdraw()
-            raise
+        if self.store.commits_in_order:
+            await self._create_started(record, invoke, admission)
+        else:
+            try:
+                await self.store.create_task(record, node=self.executor.node)
+            except BaseException:
+                # Not stored (or its caller went away: the commit goes on, and its lease, left to
+                # run out, lets recovery apply the tool's policy).
+                admission.withdraw()
+                raise
+            self.executor.run(record, invoke, admission)
         metrics.task_created(record.tool_name, record.wire)
         # The CreateTaskResult is the task's first answer: a poll sooner than its interval waits.
         self._answered(record, asyncio.get_running_loop().time())
-        self.executor.run(record, invoke, admission)
         return record
+
+    async def _create_started(self, record: TaskRecord, invoke: Invoke, admission: Admission) -> None:
+        """Submit the row of `record`, start its tool, then wait for the COMMIT (see `create`)."""
+        try:
+            created = self.store.submit_create(record, node=self.executor.node)
+        except BaseException:
+            admission.withdraw()
+            raise
+        self.executor.run(record, invoke, admission)
+        try:
+            await created
+        except asyncio.CancelledError:
+            raise  # only the caller went away: the commit goes on, and so does the tool
+        except BaseException:
+            self.executor.abandon(record.task_id)
+            raise
 
     async def get(self, owner: Owner, task_id: str) -> TaskRecord:
         """The task, if `owner` may see it.

@@ -35,7 +35,8 @@ class RunningTool:
     context: TaskContext = field(init=False)
     #: The runner: the tool, then the storing of its outcome.
     task: asyncio.Task[None] | None = None
-    #: Why the runner cancelled the tool hard: "cancelled", "stopping" or "fenced".
+    #: Why the runner cancelled the tool hard: "cancelled", "stopping", "fenced" or "abandoned"
+    #: (its row could not be stored).
     hard_reason: str | None = None
     #: How many questions the tool is waiting on right now.
     waiting_input: int = 0

@@ -31,6 +31,9 @@ class Connector(Protocol):
     trace: Callable[[Statement, Mapping[str, Any]], None] | None
     #: Storage-outage episodes: every operation reports its failure or success here.
     health: StoreHealth
+    #: Programs commit in the order they were submitted (one writer): a program may depend on
+    #: one submitted before it that is not committed yet (SQLite). PostgreSQL's pool: False.
+    commits_in_order: bool
 
     @property
     def polls_for_changes(self) -> bool:

@@ -190,6 +190,7 @@ class PostgresConnector:
     """Runs transaction programs on a PostgreSQL database (see module docstring)."""
 
     engine = "postgresql"
+    commits_in_order = False
     #: Other replicas' changes arrive by LISTEN/NOTIFY: nothing to poll for.
     polls_for_changes = False
 

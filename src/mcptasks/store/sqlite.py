@@ -238,6 +238,8 @@ class SQLiteConnector:
     """
 
     engine = "sqlite"
+    #: One writer, one queue: programs commit in the order they were submitted.
+    commits_in_order = True
 
     def __init__(self, path: str, *, memory: bool = False, readonly: bool = False) -> None:
         #: The file path (or `:memory:`).

@@ -145,12 +145,22 @@ class Store:
     ) -> T:
         """Submit a change; `task_id` is the task a read waits for; `changed(value)` names the
         tasks other processes must hear of."""
+        # A caller that goes away cancels only its wait: the commit goes on (connector contract).
+        return await self._submit(make, on_commit, task_id=task_id, changed=changed)
+
+    def _submit(
+        self,
+        make: ProgramFactory[T],
+        on_commit: Callable[[T], None] | None = None,
+        *,
+        task_id: str | None = None,
+        changed: Callable[[T], Iterable[str]] | None = None,
+    ) -> asyncio.Future[T]:
         future = self.connector.submit(make, on_commit, changed)
         if task_id is not None:
             self._in_flight[task_id] = future
             future.add_done_callback(lambda done: self._landed(task_id, done))
-        # A caller that goes away cancels only its wait: the commit goes on (connector contract).
-        return await future
+        return future
 
     def _landed(self, task_id: str, future: asyncio.Future[Any]) -> None:
         if self._in_flight.get(task_id) is future:
@@ -174,12 +184,26 @@ class Store:
 
     # -- create and read --------------------------------------------------------------------------
 
+    @property
+    def commits_in_order(self) -> bool:
+        """Whether changes commit in the order they are submitted (see `Connector`): then a
+        task's tool may start while its row is being committed (`submit_create`)."""
+        return self.connector.commits_in_order
+
     async def create_task(self, record: TaskRecord, *, node: str | None) -> TaskRecord:
         """Insert `record` and its creation event; returns once the row is committed.
 
         Spec: SEP-2663 "Task Creation" (MUST NOT answer before `tasks/get` would find the task).
         """
-        return await self._write(
+        return await self.submit_create(record, node=node)
+
+    def submit_create(self, record: TaskRecord, *, node: str | None) -> asyncio.Future[TaskRecord]:
+        """`create_task`, submitted now: the future resolves once the row is committed.
+
+        Where changes commit in order, every change of the task submitted after this call
+        commits after its row. Raises: StoreError when the store refuses the write at once.
+        """
+        return self._submit(
             lambda: tx.create_task(record, node),
             lambda created: self.view.put(created, inputs=()),
             task_id=record.task_id,

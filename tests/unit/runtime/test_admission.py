@@ -20,8 +20,13 @@ from mcptasks.store.store import Store
 OWNER = Owner.session("admission-tests")
 
 
-async def never_called(context: TaskContext) -> Outcome:
-    raise AssertionError("a task admitted before the stop must not start its tool after it")
+STARTED: list[str] = []
+
+
+async def runs_until_stopped(context: TaskContext) -> Outcome:
+    STARTED.append("started")
+    await asyncio.sleep(60)  # ignores its token: the stop cancels it when its grace is over
+    return Completed({"content": []})
 
 
 async def done(context: TaskContext) -> Outcome:
@@ -58,7 +63,8 @@ async def test_a_create_after_the_stop_began_is_refused_and_not_stored(
 async def test_a_create_admitted_before_the_stop_is_answered_and_its_task_ends(
     store: Store, executor: Executor, manager: TaskManager
 ) -> None:
-    creating = asyncio.ensure_future(create(manager, never_called))
+    STARTED.clear()
+    creating = asyncio.ensure_future(create(manager, runs_until_stopped))
     await asyncio.sleep(0)  # admitted, its row being stored
     stopping = asyncio.ensure_future(executor.stop())
     task_id = await creating  # answered: a CreateTaskResult, not an error
@@ -66,9 +72,11 @@ async def test_a_create_admitted_before_the_stop_is_answered_and_its_task_ends(
     found = await store.admin_get_task(task_id)
     assert found is not None
     record = found[0]
-    # The stop interrupted it before its tool could start: failed as interrupted (a "fail" tool).
+    # The stop interrupted it (SQLite started its tool with the row's commit, PostgreSQL after
+    # the commit, when the stop had begun: not at all): failed as interrupted (a "fail" tool).
     assert record.status is TaskStatus.FAILED
     assert record.status_message == INTERRUPTED_MESSAGE
+    assert STARTED == (["started"] if store.commits_in_order else [])
 
 
 async def test_a_create_whose_row_cannot_be_stored_is_withdrawn(

@@ -10,9 +10,11 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+import apsw
 import pytest
+from sqlalchemy.engine import URL
 
-from mcptasks.core.errors import InvalidParams, InvalidTaskState, TaskNotFound
+from mcptasks.core.errors import InvalidParams, InvalidTaskState, StoreError, TaskNotFound
 from mcptasks.core.model import Completed, Outcome, TaskRecord, utcnow
 from mcptasks.core.owner import Owner
 from mcptasks.core.status import TaskStatus
@@ -88,7 +90,7 @@ async def test_create_grants_the_default_or_capped_ttl(
     assert record.poll_interval_ms == manager.retention.poll_interval_ms
 
 
-async def test_create_is_durable_before_the_tool_runs(
+async def test_create_is_durable_before_its_answer_and_the_tool_sees_its_task(
     manager: TaskManager, store: Store, owner_factory: OwnerFactory, eventually: Eventually
 ) -> None:
     owner = owner_factory()
@@ -118,6 +120,76 @@ async def test_create_is_durable_before_the_tool_runs(
     release.set()
     record_after, outcome = await asyncio.wait_for(manager.wait_terminal(owner, record.task_id), 5)
     assert record_after.status is TaskStatus.COMPLETED and outcome is not None
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+async def test_on_sqlite_the_tool_starts_while_its_row_is_being_committed(
+    manager: TaskManager, store: Store, db_url: URL, owner_factory: OwnerFactory
+) -> None:
+    # Another connection holds the write lock: the row cannot be committed, yet the tool runs,
+    # and the answer waits for the COMMIT.
+    assert db_url.database is not None
+    owner = owner_factory()
+    started = asyncio.Event()
+
+    async def invoke(ctx: TaskContext) -> Outcome:
+        started.set()
+        return Completed(RESULT)
+
+    other = apsw.Connection(db_url.database)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        creating = asyncio.ensure_future(create(manager, owner, invoke))
+        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.sleep(0.1)
+        assert not creating.done()  # not answered before the row is durable
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    record = await asyncio.wait_for(creating, 5)
+    done, outcome = await asyncio.wait_for(manager.wait_terminal(owner, record.task_id), 5)
+    assert done.status is TaskStatus.COMPLETED
+    assert outcome is not None and outcome.result == RESULT
+
+
+async def test_a_create_whose_row_cannot_be_stored_stops_its_tool_and_stores_nothing(
+    manager: TaskManager, db: Any, owner_factory: OwnerFactory
+) -> None:
+    owner = owner_factory()
+    release = asyncio.Event()
+    first = await create(manager, owner, blocks(release))
+    await db.refuse_inserts("tasks", when="NEW.tool_name = 'refused'")
+    seen: list[str] = []
+
+    async def invoke(ctx: TaskContext) -> Outcome:
+        seen.append("started")
+        try:
+            await ctx.wait_cancelled()
+            seen.append("token fired")
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        return Completed({"content": [{"type": "text", "text": "must not be stored"}]})
+
+    with pytest.raises(StoreError):
+        await manager.create(
+            owner,
+            wire="2025-11-25",
+            tool_name="refused",
+            arguments={},
+            requested_ttl_ms=None,
+            progress_token=None,
+            invoke=invoke,
+        )
+    await asyncio.sleep(0.1)
+    # SQLite starts the tool before the COMMIT and stops it; PostgreSQL never starts it.
+    assert seen in ([], ["started", "token fired", "cancelled"])
+    assert manager.executor.running_task_ids == frozenset({first.task_id})
+    assert await db.count("tasks", tool_name="refused") == 0
+    release.set()
+    done, outcome = await asyncio.wait_for(manager.wait_terminal(owner, first.task_id), 5)
+    assert done.status is TaskStatus.COMPLETED and outcome is not None and outcome.result == RESULT
 
 
 # -- wait_terminal --------------------------------------------------------------------------------
