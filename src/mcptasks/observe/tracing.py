@@ -22,6 +22,8 @@ the standard `OTEL_*` variables (e.g. `opentelemetry-instrument` with `OTEL_EXPO
 from __future__ import annotations
 
 import contextlib
+import math
+import time
 from contextvars import Token
 
 from opentelemetry import context as otel_context
@@ -35,12 +37,28 @@ tracer = trace.get_tracer("mcptasks")
 TRACEPARENT = "traceparent"
 
 
+#: How long `enabled` trusts its last look while no tracer provider is set, in s.
+ENABLED_RECHECK_S = 1.0
+_enabled = False
+_enabled_checked_at = -math.inf
+
+
 def enabled() -> bool:
     """Whether an OpenTelemetry SDK is installed (a tracer provider was set), so spans are kept.
 
-    Without one every span is a no-op: callers may skip building spans at all.
+    Without one every span is a no-op: callers may skip building spans at all. A provider can be
+    set once per process: once True, always True; while False, looked at again at most every
+    `ENABLED_RECHECK_S` (the API's lookup reads the environment each time).
     """
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+    global _enabled, _enabled_checked_at
+    if _enabled:
+        return True
+    now = time.monotonic()
+    if now - _enabled_checked_at >= ENABLED_RECHECK_S:
+        _enabled_checked_at = now
+        provider = trace.get_tracer_provider()
+        _enabled = not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+    return _enabled
 
 
 def current_traceparent() -> str | None:

@@ -76,7 +76,7 @@ async def test_a_create_admitted_before_the_stop_is_answered_and_its_task_ends(
     # the commit, when the stop had begun: not at all): failed as interrupted (a "fail" tool).
     assert record.status is TaskStatus.FAILED
     assert record.status_message == INTERRUPTED_MESSAGE
-    assert STARTED == (["started"] if store.commits_in_order else [])
+    assert (["started"] if store.commits_in_order else []) == STARTED
 
 
 async def test_a_create_whose_row_cannot_be_stored_is_withdrawn(
