@@ -259,6 +259,8 @@ class SQLiteConnector:
         self._committing = False
         #: This process holds the write lock and looked at `data_version` since it won it.
         self._locked = False
+        #: A program of the batch being committed changed rows (see `_report_health`).
+        self._batch_wrote = False
         self._handoff: queue.SimpleQueue[tuple[str, list[_Pending]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -447,12 +449,14 @@ class SQLiteConnector:
         assert conn is not None
         trace = self.trace
         alone = len(batch) == 1
+        self._batch_wrote = False
         try:
             for pending in batch:
                 # A SAVEPOINT per program, so one failing program leaves the others; a program
                 # alone in its batch needs none (its failure rolls the whole transaction back).
                 if not alone:
                     conn.execute("SAVEPOINT program")
+                changes = conn.total_changes()
                 try:
                     pending.value = run_sync(pending.program, lambda step: execute(conn, step, trace))
                 except Exception as exc:
@@ -464,6 +468,8 @@ class SQLiteConnector:
                     if not alone:
                         conn.execute("RELEASE program")
                     pending.ok = True
+                    if conn.total_changes() != changes:
+                        self._batch_wrote = True
         except apsw.Error as exc:  # the savepoint machinery itself failed: give up the batch
             with contextlib.suppress(apsw.Error):
                 conn.execute("ROLLBACK")
@@ -530,16 +536,14 @@ class SQLiteConnector:
             loop.call_soon_threadsafe(self._finish, batch, error)
 
     def _report_health(self, batch: list[_Pending]) -> None:
-        """A committed batch ends an outage only if a program of it was written; a program that
-        met a storage error (a full disk inside its statement) is a failure of the outage."""
-        written = False
+        """A committed batch ends an outage only if a program of it changed rows (a COMMIT that
+        writes nothing succeeds on a full disk too); a program that met a storage error (a full
+        disk inside its statement) is a failure of the outage."""
         for pending in batch:
-            if pending.ok:
-                written = True
-            elif isinstance(pending.value, StoreError) and pending.value.unavailable:
+            if not pending.ok and isinstance(pending.value, StoreError) and pending.value.unavailable:
                 self.health.failed(pending.value)
                 return
-        if written:
+        if self._batch_wrote:
             self.health.succeeded()
 
     def _break(self, batch: list[_Pending] | None, exc: BaseException) -> None:

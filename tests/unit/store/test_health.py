@@ -114,3 +114,30 @@ async def test_sql_errors_of_the_migration_engines_never_quote_their_values(tmp_
         assert "parameters hidden" in str(failed.value)
     finally:
         await engines.dispose()
+
+
+def changes_nothing() -> Program[None]:
+    # The finish of a tool whose task was never stored: its fenced UPDATE finds no row.
+    yield Execute(queries.lock_status, {"task_id": "no-such-task"})
+    return None
+
+
+async def test_a_commit_that_wrote_nothing_does_not_end_an_outage(
+    db_url: URL, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A COMMIT that writes no page succeeds on a full disk too: it proves nothing.
+    assert db_url.database is not None
+    connector = SQLiteConnector(db_url.database)
+    await connector.open()
+    try:
+        caplog.set_level(logging.WARNING, logger="mcptasks.store")
+        connector.health.failed(StoreError("the task store is full (no space left on the disk)"))
+        await asyncio.gather(connector.submit(changes_nothing), connector.submit(changes_nothing))
+        await connector.submit(changes_nothing)
+        assert connector.health.down
+        await connector.submit(lambda: insert(1))
+        assert not connector.health.down
+        started, ended = outage_lines(caplog)
+        assert started.startswith("task store outage:") and ended.startswith("task store outage over")
+    finally:
+        await asyncio.wait_for(connector.close(), 10)
