@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,12 +77,15 @@ class TaskManager:
         progress_token: str | int | None,
         invoke: Invoke,
         client_capabilities: dict[str, object] | None = None,
+        on_start: Callable[[TaskRecord], None] | None = None,
     ) -> TaskRecord:
         """Create a `working` task, commit it, and start its tool on this node.
 
         `requested_ttl_ms` is the client's `task.ttl` (2025-11-25) or None; the granted ttl is the
         default or the request capped at the maximum. `client_capabilities` (what the client can be
-        asked: elicitation, sampling) is stored with the task. Returns the committed record.
+        asked: elicitation, sampling) is stored with the task. `on_start(record)` is called just
+        before the executor is handed the tool (what must be in place before the tool can report
+        anything: a connection to notify). Returns the committed record.
         The executor admits the task before it is stored, so a create racing a stop is either
         refused with nothing stored, or stored and answered (its task then handled like any the
         stop interrupts): never stored and answered with an error.
@@ -112,7 +115,7 @@ class TaskManager:
             trace_context=tracing.current_traceparent(),
         )
         if self.store.commits_in_order:
-            await self._create_started(record, invoke, admission)
+            await self._create_started(record, invoke, admission, on_start)
         else:
             try:
                 await self.store.create_task(record, node=self.executor.node)
@@ -121,19 +124,29 @@ class TaskManager:
                 # run out, lets recovery apply the tool's policy).
                 admission.withdraw()
                 raise
+            if on_start is not None:
+                on_start(record)
             self.executor.run(record, invoke, admission)
         metrics.task_created(record.tool_name, record.wire)
         # The CreateTaskResult is the task's first answer: a poll sooner than its interval waits.
         self._answered(record, asyncio.get_running_loop().time())
         return record
 
-    async def _create_started(self, record: TaskRecord, invoke: Invoke, admission: Admission) -> None:
+    async def _create_started(
+        self,
+        record: TaskRecord,
+        invoke: Invoke,
+        admission: Admission,
+        on_start: Callable[[TaskRecord], None] | None,
+    ) -> None:
         """Submit the row of `record`, start its tool, then wait for the COMMIT (see `create`)."""
         try:
             created = self.store.submit_create(record, node=self.executor.node)
         except BaseException:
             admission.withdraw()
             raise
+        if on_start is not None:
+            on_start(record)
         self.executor.run(record, invoke, admission)
         try:
             await created

@@ -22,6 +22,7 @@ not finish within the grace), are `inline.py`'s.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.mcpserver.server import require_client_extension
@@ -80,6 +81,7 @@ async def _create(
     wire: Wire,
     requested_ttl_ms: int | None,
     invoke: Invoke,
+    on_start: Callable[[TaskRecord], None] | None = None,
 ) -> TaskRecord:
     owner = request_owner(ctx, state.owner_scope)
     capabilities = ctx.session.client_capabilities
@@ -94,6 +96,7 @@ async def _create(
         client_capabilities=None
         if capabilities is None
         else capabilities.model_dump(by_alias=True, mode="json", exclude_none=True),
+        on_start=on_start,
     )
     logger.info(
         "task created",
@@ -121,22 +124,33 @@ async def call_v2025_11_25_task(state: ServerState, ctx: Ctx) -> dict[str, Any]:
     if not isinstance(resolved, dict):
         # A resolver refused (2025-11-25 asks its questions on this request's own stream).
         return resolved.model_dump(by_alias=True, mode="json", exclude_none=True)
-    record = await _create(
-        state,
-        ctx,
-        entry,
-        arguments,
-        wire="2025-11-25",
-        requested_ttl_ms=params.task.ttl,
-        invoke=task_invoker(entry, arguments, resolved),
-    )
-    state.notifier.attach(
-        record,
-        connection_of(ctx.session),
-        request_owner(ctx, state.owner_scope),
-        is_pipe=ctx.request is None,
-    )
-    return v2025_11_25.create_task_result(record)
+    connection, owner = connection_of(ctx.session), request_owner(ctx, state.owner_scope)
+    attached: list[str] = []
+
+    def notify_from_start(record: TaskRecord) -> None:
+        # Before the tool can report anything (it may start before its row is committed), held
+        # until the CreateTaskResult: the client hears of the task first, then of all it did.
+        state.notifier.attach(record, connection, owner, is_pipe=ctx.request is None, held=True)
+        attached.append(record.task_id)
+
+    try:
+        record = await _create(
+            state,
+            ctx,
+            entry,
+            arguments,
+            wire="2025-11-25",
+            requested_ttl_ms=params.task.ttl,
+            invoke=task_invoker(entry, arguments, resolved),
+            on_start=notify_from_start,
+        )
+    except BaseException:
+        for task_id in attached:  # not stored, or nobody waits for the answer
+            state.notifier.drop(task_id)
+        raise
+    answer = v2025_11_25.create_task_result(record)
+    state.notifier.release(record.task_id)  # sent after this answer (a task of its own drains them)
+    return answer
 
 
 async def call_tool(state: ServerState, ctx: Ctx, entry: TaskTool, params: CallToolRequestParams) -> Any:
@@ -166,9 +180,16 @@ async def call_tool(state: ServerState, ctx: Ctx, entry: TaskTool, params: CallT
                 )
                 return sep2663.create_task_result(record)
 
-            async def create(invoke: Invoke) -> TaskRecord:
+            async def create(invoke: Invoke, on_start: Callable[[TaskRecord], None]) -> TaskRecord:
                 return await _create(
-                    state, ctx, entry, arguments, wire="sep-2663", requested_ttl_ms=None, invoke=invoke
+                    state,
+                    ctx,
+                    entry,
+                    arguments,
+                    wire="sep-2663",
+                    requested_ttl_ms=None,
+                    invoke=invoke,
+                    on_start=on_start,
                 )
 
             executor = state.manager.executor

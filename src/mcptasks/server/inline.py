@@ -410,14 +410,17 @@ async def run_with_grace(
     resolved: dict[str, Any],
     grace_ms: int,
     *,
-    create: Callable[[Callable[[TaskContext], Awaitable[Outcome]]], Awaitable[TaskRecord]],
+    create: Callable[
+        [Callable[[TaskContext], Awaitable[Outcome]], Callable[[TaskRecord], None]], Awaitable[TaskRecord]
+    ],
     stopping: Callable[[], bool],
 ) -> CallToolResult | InputRequiredResult | TaskRecord:
     """Run the tool inline for up to `grace_ms` ms; past it (or at its first question), make it a task.
 
-    `create(invoke)` stores the task and hands `invoke` to the executor, which calls it once with
-    the task's context; `stopping()` says whether the executor began to stop (then `invoke` is
-    not called, and the tool is stopped here). Returns the tool's answer, or the task record.
+    `create(invoke, on_start)` stores the task and hands `invoke` to the executor (calling
+    `on_start(record)` just before), which calls it once with the task's context; `stopping()`
+    says whether the executor began to stop (then `invoke` is not called, and the tool is
+    stopped here). Returns the tool's answer, or the task record.
     Raises: what `inline_answer` raises for a call that ended within the grace; what `create`
     raises (ServerStopping, StoreError: the tool is stopped, nothing stored).
     """
@@ -440,9 +443,16 @@ async def run_with_grace(
             # A hard cancel of this invoke cancels the awaited call too.
             return await task_outcome(entry, call, task.task_id)
 
-        record = await create(invoke)
-        adopted = not stopping()  # `create` returned without a pause: the executor's choice holds
-        return record
+        def handed_over(record: TaskRecord) -> None:
+            # Called right before the executor takes `invoke`: its choice is made now.
+            nonlocal adopted
+            adopted = not stopping()
+
+        try:
+            return await create(invoke, handed_over)
+        except BaseException:
+            adopted = False  # not stored, or nobody waits for the answer: the tool stops here
+            raise
     finally:
         promote.cancel()
         if not adopted and not call.done():

@@ -131,3 +131,37 @@ async def test_nothing_is_queued_for_an_http_session_without_a_get_stream() -> N
     notifier.on_progress(record("a"), 2, None, None)
     await drained(notifier)
     assert [p["progress"] for _, p in pipe.sent] == [2]
+
+
+async def test_what_a_task_reports_before_its_create_is_answered_is_sent_after_it_in_order() -> None:
+    notifier = TaskNotifier(GetStreams())
+    pipe = Pipe()
+    other = record("other")
+    notifier.attach(other, pipe, Owner.session("s"), is_pipe=True)  # type: ignore[arg-type]
+    notifier.attach(record("new"), pipe, Owner.session("s"), is_pipe=True, held=True)  # type: ignore[arg-type]
+    notifier.on_progress(record("new"), 1, None, None)
+    notifier.on_progress(other, 7, None, None)  # another task of the connection is not held
+    notifier.on_progress(record("new"), 2, None, None)
+    notifier.on_status(record("new", TaskStatus.COMPLETED, seconds=1))
+    await drained(notifier)
+    assert [params["progress"] for _, params in pipe.sent] == [7]
+    notifier.release("new")
+    await drained(notifier)
+    assert [(method, params.get("progress", params.get("status"))) for method, params in pipe.sent[1:]] == [
+        (PROGRESS, 1),
+        (PROGRESS, 2),
+        (STATUS, "completed"),
+    ]
+    assert notifier.sizes()["notify_channels"] == 1  # only the other, still working
+
+
+async def test_a_held_task_that_is_not_created_sends_nothing() -> None:
+    notifier = TaskNotifier(GetStreams())
+    pipe = Pipe()
+    notifier.attach(record("failed"), pipe, Owner.session("s"), is_pipe=True, held=True)  # type: ignore[arg-type]
+    notifier.on_progress(record("failed"), 1, None, None)
+    notifier.drop("failed")
+    notifier.release("failed")
+    await drained(notifier)
+    assert pipe.sent == []
+    assert notifier.sizes()["notify_channels"] == 0

@@ -61,6 +61,9 @@ class Channel:
     #: `last_updated_at` of the task as last notified: the same change is not sent twice (a change
     #: made here and heard of again from another replica).
     last_sent: datetime | None = None
+    #: While the task's CreateTaskResult is not answered yet: what it reported meanwhile, in
+    #: order (sent by `TaskNotifier.release`); None once released.
+    held: list[tuple[_Key, str, dict[str, Any]]] | None = None
 
 
 @dataclass(eq=False)
@@ -79,6 +82,8 @@ class TaskNotifier:
         self._get_streams = get_streams
         self._queue_size = queue_size
         self._channels: dict[str, Channel] = {}
+        #: Channels held until their task's CreateTaskResult is answered (`release`).
+        self._held: dict[str, Channel] = {}
         #: The tasks attached to each connection (by `id`) that has an active one.
         self._by_connection: dict[int, set[str]] = {}
         #: Connections (by `id`) whose exit stack forgets them: one callback per connection.
@@ -89,11 +94,22 @@ class TaskNotifier:
         #: Notifications dropped because a connection's queue was full (since start).
         self.dropped = 0
 
-    def attach(self, record: TaskRecord, connection: Connection, owner: Owner, *, is_pipe: bool) -> None:
-        """Push future changes of `record` to `connection` (until terminal or closed)."""
+    def attach(
+        self, record: TaskRecord, connection: Connection, owner: Owner, *, is_pipe: bool, held: bool = False
+    ) -> None:
+        """Push future changes of `record` to `connection` (until terminal or closed).
+
+        `held=True`: keep them until `release(taskId)`, so a client hears of the task only after
+        its CreateTaskResult (the tool may start before the task's row is committed); `drop` if
+        the task is not created after all.
+        """
         if record.is_terminal:
             return
-        self._channels[record.task_id] = Channel(connection, owner, record.progress_token, is_pipe=is_pipe)
+        channel = Channel(connection, owner, record.progress_token, is_pipe=is_pipe)
+        self._channels[record.task_id] = channel
+        if held:
+            channel.held = []
+            self._held[record.task_id] = channel
         key = id(connection)
         self._by_connection.setdefault(key, set()).add(record.task_id)
         if key not in self._watched:
@@ -109,7 +125,23 @@ class TaskNotifier:
 
             connection.exit_stack.push_async_callback(forget)
 
-    def _detach(self, task_id: str) -> None:
+    def release(self, task_id: str) -> None:
+        """Send what `task_id` reported while held, in order; from now on its changes go out as
+        they happen."""
+        channel = self._held.pop(task_id, None)
+        if channel is None or channel.held is None:
+            return
+        held, channel.held = channel.held, None
+        for key, method, params in held:
+            self._send(channel, key, method, params)
+
+    def drop(self, task_id: str) -> None:
+        """Push nothing of `task_id`, held or not (its creation failed after `attach`)."""
+        self._held.pop(task_id, None)
+        self.detach(task_id)
+
+    def detach(self, task_id: str) -> None:
+        """Push nothing more of `task_id` (what it reported while held still goes at `release`)."""
         channel = self._channels.pop(task_id, None)
         if channel is not None:
             key = id(channel.connection)
@@ -159,7 +191,7 @@ class TaskNotifier:
             return
         channel.last_sent = record.last_updated_at
         if record.is_terminal:
-            self._detach(record.task_id)
+            self.detach(record.task_id)
         self._send(channel, ("status", record.task_id), _STATUS, v2025_11_25.render_task(record))
 
     def on_progress(
@@ -178,6 +210,15 @@ class TaskNotifier:
         self._send(channel, ("progress", next(self._numbers)), _PROGRESS, params)
 
     def _send(self, channel: Channel, key: _Key, method: str, params: dict[str, Any]) -> None:
+        held = channel.held
+        if held is not None:
+            if key[0] == "status":
+                held[:] = [entry for entry in held if entry[0] != key]  # the latest status says all
+            if len(held) < self._queue_size or method != _PROGRESS:
+                held.append((key, method, params))
+            else:
+                self.dropped += 1
+            return
         if not channel.is_pipe and not self._get_streams.is_open(channel.connection.session_id):
             return  # no GET stream open: the SDK would drop it anyway
         connection_key = id(channel.connection)
