@@ -114,47 +114,42 @@ class TaskManager:
             attempt=1,
             trace_context=tracing.current_traceparent(),
         )
-        if self.store.commits_in_order:
-            await self._create_started(record, invoke, admission, on_start)
-        else:
-            try:
-                await self.store.create_task(record, node=self.executor.node)
-            except BaseException:
-                # Not stored (or its caller went away: the commit goes on, and its lease, left to
-                # run out, lets recovery apply the tool's policy).
-                admission.withdraw()
-                raise
-            if on_start is not None:
-                on_start(record)
-            self.executor.run(record, invoke, admission)
+        await self._store_and_start(record, invoke, admission, on_start)
         metrics.task_created(record.tool_name, record.wire)
         # The CreateTaskResult is the task's first answer: a poll sooner than its interval waits.
         self._answered(record, asyncio.get_running_loop().time())
         return record
 
-    async def _create_started(
+    async def _store_and_start(
         self,
         record: TaskRecord,
         invoke: Invoke,
         admission: Admission,
         on_start: Callable[[TaskRecord], None] | None,
     ) -> None:
-        """Submit the row of `record`, start its tool, then wait for the COMMIT (see `create`)."""
+        """Submit the row of `record` and start its tool: before the COMMIT's wait where the store
+        commits in order, after it otherwise (see `create`)."""
+        start_first = self.store.commits_in_order
         try:
             created = self.store.submit_create(record, node=self.executor.node)
+            if not start_first:
+                await created
         except BaseException:
+            # Not stored (or its caller went away: the commit goes on, and its lease, left to run
+            # out, lets recovery apply the tool's policy).
             admission.withdraw()
             raise
         if on_start is not None:
             on_start(record)
         self.executor.run(record, invoke, admission)
-        try:
-            await created
-        except asyncio.CancelledError:
-            raise  # only the caller went away: the commit goes on, and so does the tool
-        except BaseException:
-            self.executor.abandon(record.task_id)
-            raise
+        if start_first:
+            try:
+                await created
+            except asyncio.CancelledError:
+                raise  # only the caller went away: the commit goes on, and so does the tool
+            except BaseException:
+                self.executor.abandon(record.task_id)
+                raise
 
     async def get(self, owner: Owner, task_id: str) -> TaskRecord:
         """The task, if `owner` may see it.

@@ -168,19 +168,10 @@ async def call_tool(state: ServerState, ctx: Ctx, entry: TaskTool, params: CallT
             resolved = await _prepare(state, ctx, entry, arguments, params)
             if not isinstance(resolved, dict):
                 return resolved  # input required first (no task yet), or a resolver refused
-            if entry.inline_grace_ms is None:
-                record = await _create(
-                    state,
-                    ctx,
-                    entry,
-                    arguments,
-                    wire="sep-2663",
-                    requested_ttl_ms=None,
-                    invoke=task_invoker(entry, arguments, resolved),
-                )
-                return sep2663.create_task_result(record)
 
-            async def create(invoke: Invoke, on_start: Callable[[TaskRecord], None]) -> TaskRecord:
+            async def create(
+                invoke: Invoke, on_start: Callable[[TaskRecord], None] | None = None
+            ) -> TaskRecord:
                 return await _create(
                     state,
                     ctx,
@@ -191,6 +182,9 @@ async def call_tool(state: ServerState, ctx: Ctx, entry: TaskTool, params: CallT
                     invoke=invoke,
                     on_start=on_start,
                 )
+
+            if entry.inline_grace_ms is None:
+                return sep2663.create_task_result(await create(task_invoker(entry, arguments, resolved)))
 
             executor = state.manager.executor
             outcome = await run_with_grace(
