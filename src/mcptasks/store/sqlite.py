@@ -172,10 +172,14 @@ def connect(path: str, *, writer: bool) -> apsw.Connection:
             warn_if_shared(path)
     try:
         conn = apsw.Connection(path, flags=flags)
-        conn.set_busy_timeout(0 if writer else READ_BUSY_TIMEOUT_MS)
+        # Setting up may wait for another process starting on the same file (its switch to WAL,
+        # its migrations); the writer then never waits on the event loop (`_flush`).
+        conn.set_busy_timeout(BUSY_TIMEOUT_MS if writer else READ_BUSY_TIMEOUT_MS)
         for pragma in (*(_WRITER_PRAGMAS if writer else ()), *_PRAGMAS):
             conn.execute(f"PRAGMA {pragma}").fetchall()
-        if not writer:
+        if writer:
+            conn.set_busy_timeout(0)
+        else:
             conn.execute("PRAGMA query_only=ON").fetchall()
     except apsw.Error as exc:
         raise error_from(exc) from exc

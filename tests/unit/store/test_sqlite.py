@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from mcptasks.store import transactions as tx
 from mcptasks.store.engine import create_engines, database_url
 from mcptasks.store.program import Execute, Program
 from mcptasks.store.rows import record_params
-from mcptasks.store.sqlite import MAX_BATCH, SQLiteConnector, sqlite_version, sqlite_version_problem
+from mcptasks.store.sqlite import MAX_BATCH, SQLiteConnector, connect, sqlite_version, sqlite_version_problem
 from mcptasks.store.store import Store
 
 
@@ -312,3 +313,20 @@ async def test_an_existing_database_file_keeps_its_mode_and_a_shared_one_is_warn
         await connector.close()
     assert mode_of(path) == 0o644
     assert "other users can read it" in caplog.text and str(path) in caplog.text
+
+
+def test_a_writer_opening_while_another_process_holds_the_file_waits_for_it(tmp_path: Path) -> None:
+    # Two servers starting on one new file: one switches it to WAL while the other opens it.
+    path = str(tmp_path / "shared.db")
+    other = apsw.Connection(path)
+    other.execute("BEGIN EXCLUSIVE")
+    other.execute("CREATE TABLE t (x)")
+    timer = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    timer.start()
+    try:
+        conn = connect(path, writer=True)  # waits for the lock instead of failing at once
+    finally:
+        timer.join()
+    assert conn.execute("PRAGMA journal_mode").fetchall()[0][0] == "wal"
+    conn.close()
+    other.close()
