@@ -18,6 +18,7 @@ Each event is recorded once, here, into two sets of instruments with the same na
 | `mcptasks_input_wait_seconds` | histogram | method | a question asked to its answer |
 | `mcptasks_store_batch_size` | histogram | | writes per SQLite commit (group commit) |
 | `mcptasks_store_commit_seconds` | histogram | engine | one COMMIT, from the writer's view |
+| `mcptasks_store_checkpoint_seconds` | histogram | where | a WAL checkpoint: `background`, `inline` |
 | `mcptasks_lease_recoveries_total` | counter | outcome | orphaned tasks taken over: `rerun` or `failed` |
 | `mcptasks_expired_tasks_deleted_total` | counter | | tasks the ttl sweeper deleted |
 | `mcptasks_auth_refusals_total` | counter | reason | bearer tokens refused, by reason |
@@ -101,6 +102,13 @@ _commit = _Histogram(
     COMMIT_BUCKETS,
     "s",
 )
+_checkpoint = _Histogram(
+    "mcptasks_store_checkpoint_seconds",
+    "One SQLite WAL checkpoint: by the checkpoint thread (background) or the commit thread (inline).",
+    ("where",),
+    COMMIT_BUCKETS,
+    "s",
+)
 _recoveries = _Counter(
     "mcptasks_lease_recoveries_total", "Orphaned tasks taken over after their lease ran out.", ("outcome",)
 )
@@ -148,6 +156,11 @@ def commit(engine: str, seconds: float, writes: int | None = None) -> None:
         _batch.observe(writes)
 
 
+def checkpoint(where: str, seconds: float) -> None:
+    """A SQLite WAL checkpoint took `seconds`; `where` is "background" or "inline"."""
+    _checkpoint.observe(seconds, where)
+
+
 def lease_recovered(outcome: str) -> None:
     """An orphaned task was taken over: `outcome` is "rerun" or "failed"."""
     _recoveries.add(outcome)
@@ -175,6 +188,7 @@ def serve(port: int, host: str = "127.0.0.1") -> None:
 __all__ = [
     "REGISTRY",
     "auth_refused",
+    "checkpoint",
     "commit",
     "expired_deleted",
     "lease_recovered",

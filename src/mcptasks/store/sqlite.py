@@ -3,7 +3,8 @@
 SQLite is reached through APSW, which bundles its own, current SQLite (the SQLite that Python's
 `sqlite3` links is often older than 3.51.3, which fixed the WAL-reset corruption bug; see
 `sqlite_version_problem`). Each process has one writer connection: the only one of that process
-that writes or checkpoints. Several processes may serve one file (stdio servers of one user);
+that writes. Its WAL is checkpointed by a thread of its own, off the commit path
+(`store/checkpoints.py`). Several processes may serve one file (stdio servers of one user);
 `external_changes` tells a process when another one committed.
 
 How a write travels (storage-and-auth.md §1.8):
@@ -48,6 +49,7 @@ import apsw
 
 from mcptasks.core.errors import StoreError
 from mcptasks.observe import metrics
+from mcptasks.store import checkpoints
 from mcptasks.store.health import StoreHealth
 from mcptasks.store.program import Execute, Program, ProgramFactory, Result, run_sync
 from mcptasks.store.statements import Statement
@@ -267,6 +269,10 @@ class SQLiteConnector:
         self._batch_wrote = False
         self._handoff: queue.SimpleQueue[tuple[str, list[_Pending]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        #: Runs the WAL's checkpoints off the commit path (None: SQLite's own, inside COMMITs).
+        self._checkpointer: checkpoints.Checkpointer | None = None
+        #: The WAL outgrew `CHECKPOINT_PAGES_INLINE`: the commit thread checkpoints after its COMMIT.
+        self._checkpoint_inline = False
         self._closed = False
         #: The batch the commit thread is working on (failed by `_break` if the thread dies).
         self._in_thread: list[_Pending] | None = None
@@ -358,13 +364,41 @@ class SQLiteConnector:
             if self._memory:
                 create_schema(self._writer)
             self._reader = self._writer if self._memory else connect(self.path, writer=False)
+            if not self._memory and sqlite_version_problem() is None:
+                self._start_checkpointer(self._writer)
         except BaseException:
-            self._writer.close()
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
+                self._checkpointer = None
+            for conn in (self._reader, self._writer):
+                if conn is not None:
+                    with contextlib.suppress(apsw.Error):
+                        conn.close()
+            self._reader = self._writer = None
             raise
         self._thread = threading.Thread(
             target=self._commit_thread, name="mcptasks-sqlite-commit", daemon=True
         )
         self._thread.start()
+
+    def _start_checkpointer(self, writer: apsw.Connection) -> None:
+        """Move the WAL's checkpoints off the commit path (`store/checkpoints.py`)."""
+        try:
+            conn = checkpoints.open_connection(self.path)
+        except apsw.Error as exc:
+            raise error_from(exc) from exc
+        self._checkpointer = checkpoints.Checkpointer(conn)
+        # The hook replaces SQLite's automatic checkpoints (`wal_autocheckpoint` is a WAL hook).
+        writer.set_wal_hook(self._wal_grew)
+        self._checkpointer.start()
+
+    def _wal_grew(self, conn: apsw.Connection, name: str, pages: int) -> int:
+        """SQLite's WAL hook: after a COMMIT (on the commit thread), the WAL holds `pages` pages."""
+        if pages >= checkpoints.CHECKPOINT_PAGES and self._checkpointer is not None:
+            self._checkpointer.wake()
+        if pages >= checkpoints.CHECKPOINT_PAGES_INLINE:
+            self._checkpoint_inline = True
+        return apsw.SQLITE_OK
 
     async def close(self) -> None:
         """Commit what is queued, stop the commit thread and close the connections."""
@@ -377,6 +411,9 @@ class SQLiteConnector:
             self._handoff.put(None)
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
             self._thread = None
+        if self._checkpointer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._checkpointer.stop)
+            self._checkpointer = None
         # The reader first: the writer, closing last, checkpoints the WAL into the database.
         for conn in (self._reader, self._writer):
             if conn is not None:
@@ -536,6 +573,11 @@ class SQLiteConnector:
                     conn.execute("ROLLBACK")
             else:
                 metrics.commit("sqlite", time.perf_counter() - committing, len(batch))
+            if self._checkpoint_inline:
+                # The checkpointer is far behind: bound the WAL here, before the loop may use the
+                # writer again (its acknowledgement waits, as it would for SQLite's own).
+                self._checkpoint_inline = False
+                checkpoints.checkpoint(conn, "inline")
             self._in_thread = None
             loop.call_soon_threadsafe(self._finish, batch, error)
 
