@@ -370,11 +370,7 @@ class SQLiteConnector:
             if self._checkpointer is not None:
                 self._checkpointer.stop()
                 self._checkpointer = None
-            for conn in (self._reader, self._writer):
-                if conn is not None:
-                    with contextlib.suppress(apsw.Error):
-                        conn.close()
-            self._reader = self._writer = None
+            self._close_connections()
             raise
         self._thread = threading.Thread(
             target=self._commit_thread, name="mcptasks-sqlite-commit", daemon=True
@@ -414,6 +410,9 @@ class SQLiteConnector:
         if self._checkpointer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._checkpointer.stop)
             self._checkpointer = None
+        self._close_connections()
+
+    def _close_connections(self) -> None:
         # The reader first: the writer, closing last, checkpoints the WAL into the database.
         for conn in (self._reader, self._writer):
             if conn is not None:

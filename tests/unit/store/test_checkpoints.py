@@ -76,17 +76,6 @@ async def until(condition: Any, seconds: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-@pytest.fixture
-async def connector(db_url: URL) -> Any:
-    assert db_url.database is not None
-    connector = SQLiteConnector(db_url.database)
-    await connector.open()
-    try:
-        yield connector
-    finally:
-        await connector.close()
-
-
 async def test_the_checkpoint_thread_copies_the_wal_and_the_writer_restarts_it(
     connector: SQLiteConnector,
 ) -> None:

@@ -34,17 +34,6 @@ def engine() -> str:
     return "sqlite"
 
 
-@pytest.fixture
-async def connector(db_url: URL) -> Any:
-    assert db_url.database is not None
-    connector = SQLiteConnector(db_url.database)
-    await connector.open()
-    try:
-        yield connector
-    finally:
-        await connector.close()
-
-
 def _record() -> TaskRecord:
     return TaskRecord.new(
         owner=Owner.session("sqlite-tests"),
